@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/livesep/livesep/online"
+	"github.com/livesep/livesep/stft"
+	"github.com/livesep/livesep/stream"
+	"github.com/livesep/livesep/stream/wav"
+)
+
+// Defaults of the separation pipeline.
+const (
+	defaultWindow = 1024 // 64 ms at 16 kHz
+	defaultHopDiv = 4    // hop = window/4
+)
+
+// separateOptions are the settings shared by `live separate` and `live demo`.
+type separateOptions struct {
+	in, out  string
+	sources  int
+	method   string
+	update   string
+	window   int
+	hop      int
+	latency  string
+	format   string
+	progress bool
+}
+
+func (o *separateOptions) register(c *cli) {
+	fs := c.fs
+	fs.StringVar(&o.method, "method", "", "separation method: none (mic 1 through the STFT unchanged), ica, iva, dict, iva+dict\n(default: iva for 2+ channels, dict for 1)")
+	fs.IntVar(&o.sources, "sources", 0, "number of sources M to separate (default: the channel count)")
+	fs.StringVar(&o.update, "update", "aux", "IVA update rule: aux (auxiliary function, fastest convergence) or ng (natural gradient)")
+	fs.IntVar(&o.window, "window", 0, fmt.Sprintf("STFT window N in frames (default %d)", defaultWindow))
+	fs.IntVar(&o.hop, "hop", 0, fmt.Sprintf("STFT hop H in frames (default window/%d)", defaultHopDiv))
+	fs.StringVar(&o.latency, "latency", "normal", "latency mode: normal (window as given) or low (asymmetric windows, <= 8 ms)")
+	fs.StringVar(&o.format, "format", "float32", "output sample format: float32 or pcm16")
+}
+
+// stftConfig resolves --window/--hop/--latency.
+func (o *separateOptions) stftConfig() (stft.Config, error) {
+	switch o.latency {
+	case "normal":
+	case "low":
+		if o.window != 0 || o.hop != 0 {
+			return stft.Config{}, usagef("--latency low chooses its own windows; drop --window/--hop")
+		}
+		return stft.Config{}, errors.New("--latency low is not available in this version (planned with the device issue)")
+	default:
+		return stft.Config{}, usagef("--latency %q: want normal or low", o.latency)
+	}
+	n := o.window
+	if n == 0 {
+		n = defaultWindow
+	}
+	h := o.hop
+	if h == 0 {
+		h = n / defaultHopDiv
+	}
+	cfg := stft.New(n, h)
+	if err := cfg.Validate(); err != nil {
+		return stft.Config{}, usagef("--window %d --hop %d: %v", n, h, err)
+	}
+	return cfg, nil
+}
+
+func (o *separateOptions) wavFormat() (wav.Format, error) {
+	switch o.format {
+	case "float32":
+		return wav.Float32, nil
+	case "pcm16":
+		return wav.PCM16, nil
+	}
+	return 0, usagef("--format %q: want float32 or pcm16", o.format)
+}
+
+// buildProcessor turns the options into the processor for a mixture of the
+// given channel count. It returns the processor and the settings to report.
+func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[string]any, error) {
+	if o.sources < 0 {
+		return nil, nil, usagef("--sources %d: must be positive", o.sources)
+	}
+	if o.sources > channels {
+		return nil, nil, usagef("--sources %d is more than the %d channels of %s: this separator needs at least as many mics as sources", o.sources, channels, o.in)
+	}
+	method := o.method
+	if method == "" {
+		method = "iva"
+		if channels == 1 {
+			method = "dict"
+		}
+	}
+	settings := map[string]any{"method": method}
+	switch method {
+	case "none":
+		cfg, err := o.stftConfig()
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := stream.NewSpectral(cfg, online.Passthrough{})
+		if err != nil {
+			return nil, nil, err
+		}
+		addSTFTSettings(settings, cfg)
+		return p, settings, nil
+	case "ica", "iva", "dict", "iva+dict":
+		return nil, nil, fmt.Errorf("--method %s is not available in this version (planned in the separation issues)", method)
+	}
+	return nil, nil, usagef("--method %q: want none, ica, iva, dict or iva+dict", method)
+}
+
+func addSTFTSettings(s map[string]any, cfg stft.Config) {
+	s["window"] = cfg.Size
+	s["hop"] = cfg.Hop
+	s["window_kind"] = "sqrt-hann"
+}
+
+func runSeparate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o separateOptions
+	c := newCLI("separate", "separate --in MIX.wav --out DIR [flags]",
+		`  live separate --in mix.wav --out sep/                 # IVA, as many sources as mics
+  live separate --in mix.wav --out sep/ --sources 2     # 2 sources from a 4-mic array
+  live separate --in mix.wav --out sep/ --method none   # STFT round trip of mic 1 (checks alignment)
+
+Writes DIR/source_1.wav … DIR/source_M.wav (mono, same rate, each source as
+heard at mic 1, sample k aligned with input sample k) and DIR/report.json
+(settings, latency, per-block processing time percentiles, real-time factor,
+late/dropped blocks, allocations and GC cycles during the run).
+`, stdout)
+	c.fs.StringVar(&o.in, "in", "", "input mixture: a WAV file with one channel per mic (required)")
+	c.fs.StringVar(&o.out, "out", "", "output folder, created if needed (required)")
+	o.register(c)
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if o.in == "" || o.out == "" {
+		return usagef("both --in and --out are required")
+	}
+	o.progress = term.IsTerminal(int(os.Stderr.Fd()))
+	rep, err := separateFile(ctx, &o, stderr)
+	if rep != nil {
+		printSeparateSummary(stdout, rep)
+	}
+	return err
+}
+
+// separateFile runs the file pipeline and writes the outputs and
+// report.json. On interruption the files written so far are finalised and
+// the report says so.
+func separateFile(ctx context.Context, o *separateOptions, stderr io.Writer) (*stream.Report, error) {
+	format, err := o.wavFormat()
+	if err != nil {
+		return nil, err
+	}
+	// The block is the hop; resolve it before opening anything.
+	cfg, err := o.stftConfig()
+	if err != nil && o.method != "ica" {
+		return nil, err
+	}
+	src, err := stream.OpenWAV(o.in, cfg.Hop)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	info := src.Info()
+	if info.Frames == 0 {
+		return nil, fmt.Errorf("%s: the file holds no audio frames", o.in)
+	}
+	proc, settings, err := o.buildProcessor(info.Channels)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("--out %s exists and is not a folder", o.out)
+	}
+	// Prepare once here so the sink knows the source count.
+	spec := src.Spec()
+	m, err := proc.Prepare(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.in, err)
+	}
+	sink, err := stream.CreateWAVSink(o.out, spec.Rate, m, format)
+	if err != nil {
+		return nil, err
+	}
+
+	var progress atomic.Int64
+	stopBar := startProgress(o.progress, info.Frames, &progress, stderr)
+	rep, runErr := stream.RunFile(ctx, src, sink, proc, stream.FileOptions{Progress: &progress})
+	stopBar()
+	closeErr := sink.Close()
+	if rep == nil {
+		return nil, errors.Join(runErr, closeErr)
+	}
+	rep.Command = "separate"
+	rep.Input = o.in
+	rep.Settings = settings
+	rep.Settings["format"] = o.format
+	rep.Events.ClippedOutput = sink.Clipped()
+	for _, p := range sink.Paths() {
+		rep.Outputs = append(rep.Outputs, filepath.Base(p))
+	}
+	if closeErr != nil && rep.Error == "" {
+		rep.Error = closeErr.Error()
+	}
+	if err := rep.WriteFile(filepath.Join(o.out, "report.json")); err != nil {
+		return rep, errors.Join(runErr, closeErr, err)
+	}
+	return rep, errors.Join(runErr, closeErr)
+}
+
+// startProgress shows a progress bar on stderr while frames are processed,
+// from its own goroutine so the pump never waits for the terminal.
+func startProgress(show bool, total int64, done *atomic.Int64, stderr io.Writer) func() {
+	if !show || total <= 0 {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("separating"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				bar.Set64(done.Load())
+				bar.Finish()
+				return
+			case <-t.C:
+				bar.Set64(done.Load())
+			}
+		}
+	}()
+	return func() { close(quit); <-finished }
+}
+
+func printSeparateSummary(w io.Writer, r *stream.Report) {
+	state := "done"
+	if r.Interrupted {
+		state = "interrupted"
+	}
+	fmt.Fprintf(w, "%s: %.2f s of %d-channel audio at %d Hz → %d source(s)\n", state, r.AudioSeconds, r.Channels, r.Rate, r.Sources)
+	if len(r.Outputs) > 0 {
+		fmt.Fprintf(w, "  outputs:     %s\n", strings.Join(r.Outputs, ", "))
+	}
+	fmt.Fprintf(w, "  latency:     %d frames (%.1f ms) algorithmic, compensated in the files\n", r.Latency.AlgorithmicFrames, r.Latency.AlgorithmicMs)
+	p := r.Processing
+	fmt.Fprintf(w, "  per block:   p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs (block lasts %.0f µs)\n", p.P50Us, p.P99Us, p.P999Us, p.MaxUs, p.PeriodUs)
+	fmt.Fprintf(w, "  real time:   RTF %.4f, %d late and %d dropped blocks\n", r.RealTimeFactor, r.LateBlocks, r.DroppedBlocks)
+	fmt.Fprintf(w, "  runtime:     %d allocations, %d GC cycles during the run\n", r.Runtime.HeapAllocObjects, r.Runtime.GCCycles)
+	if r.Events.NonFiniteInput > 0 || r.Events.ClippedInput > 0 || r.Events.ClippedOutput > 0 {
+		fmt.Fprintf(w, "  events:      %d NaN/Inf input samples replaced, %d clipped input samples, %d output samples clamped\n",
+			r.Events.NonFiniteInput, r.Events.ClippedInput, r.Events.ClippedOutput)
+	}
+	if r.Events.ProcessorError != "" {
+		fmt.Fprintf(w, "  warning:     %s\n", r.Events.ProcessorError)
+	}
+}

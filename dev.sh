@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# dev.sh — the two set-up commands of the README, from a fresh Debian machine:
+#
+#   ./dev.sh demo    install what is missing, build, run the main job (live demo)
+#   ./dev.sh test    install what is missing, run the test suite (what CI runs)
+#
+# Also: ./dev.sh build (bin/live), ./dev.sh deps (install only),
+#       ./dev.sh bench (Go benchmarks of the hot path).
+#
+# What it installs when missing: Debian packages (pkg-config, and
+# portaudio19-dev for the device package) with apt-get when run as root,
+# otherwise it prints the exact command; a Go toolchain as new as go.mod asks
+# (the system's, else /usr/local/go, else Debian's golang-go used once to
+# fetch the right toolchain module); Go modules through the module proxy.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_go() { sed -n 's/^go \([0-9.]*\).*/\1/p' go.mod; }
+
+# version_ge A B: is version A >= B?
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
+
+apt_install() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "dev.sh: missing Debian packages: ${missing[*]}" >&2
+		echo "dev.sh: install them with:  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "dev.sh: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+find_go() {
+	local want; want=$(need_go)
+	for g in "$(command -v go || true)" /usr/local/go/bin/go; do
+		[ -x "$g" ] || continue
+		local have; have=$("$g" env GOVERSION 2>/dev/null | sed 's/^go//') || continue
+		# Go >= 1.21 fetches the toolchain go.mod names by itself (GOTOOLCHAIN=auto).
+		if version_ge "$have" "$want" || version_ge "$have" 1.21; then
+			GO=$g
+			return 0
+		fi
+	done
+	# No usable Go: take Debian's (too old to build us), and let it fetch the
+	# toolchain module go.mod asks for from the module proxy.
+	apt_install golang-go ca-certificates
+	local tc="golang.org/toolchain@v0.0.1-go${want}.linux-$(dpkg --print-architecture)"
+	echo "dev.sh: fetching Go ${want} ($tc)" >&2
+	local dir
+	dir=$(cd /tmp && GOFLAGS=-mod=mod GO111MODULE=on /usr/bin/go mod download -json "$tc" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+	chmod -R u+w "$dir" && chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*
+	GO=$dir/bin/go
+}
+
+deps() {
+	apt_install pkg-config portaudio19-dev
+	find_go
+	export PATH="$(dirname "$GO"):$PATH"
+	go mod download
+}
+
+case "${1:-}" in
+deps)
+	deps
+	;;
+build)
+	deps
+	go build -o bin/live ./cmd/live
+	echo "built bin/live"
+	;;
+demo)
+	deps
+	go build -o bin/live ./cmd/live
+	# Until `live demo` ships, the main job is separate on a shared mixture.
+	bin/live separate --in ../shared/data/dev/mixtures/dev_sim030_2x4/mix.wav --out out/demo --method none "${@:2}"
+	;;
+test)
+	deps
+	go vet ./...
+	go test -race -count=1 ./...
+	# Allocation assertions are skipped under -race; run them without it.
+	go test -count=1 -run 'Allocs' ./...
+	;;
+bench)
+	deps
+	go test -run '^$' -bench . -benchmem ./...
+	;;
+*)
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac

@@ -1,0 +1,229 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/livesep/livesep/stft"
+)
+
+// ErrNonFinite is the sticky error a processor reports after it has seen NaN
+// or Inf input and replaced it.
+var ErrNonFinite = errors.New("non-finite (NaN/Inf) input replaced by silence")
+
+// Spectral is the time-domain Processor around a spectral Separator:
+// it cuts the input into hops, analyses each hop (stft.Analyzer), lets the
+// Separator turn the mixture spectrum into source spectra, and synthesises
+// them by weighted overlap-add (stft.Synthesizer).
+//
+// Process accepts any block length. Input is collected into hops, and output
+// is served from a FIFO primed with Hop−1 frames of silence, which is exactly
+// enough for every block size; so Latency() is Config.Latency()+Hop−1 =
+// Config.Reach()−1 frames (N−2 for the periodic sqrt-Hann window of N).
+type Spectral struct {
+	cfg stft.Config
+	sep Separator
+
+	mics, sources int
+	an            *stft.Analyzer
+	syn           *stft.Synthesizer
+
+	hopIn  [][]float64    // [mic][Hop] collected input
+	fill   int            // frames in hopIn
+	mix    [][]complex128 // [mic][bin]
+	srcs   [][]complex128 // [source][bin]
+	hopOut [][]float64    // [source][Hop] synthesised
+
+	fifo       [][]float64 // [source][2·Hop] circular output queue
+	fifoStart  int
+	fifoLen    int
+	nonFinite  atomic.Int64
+	hops       atomic.Int64
+	firstError atomic.Pointer[error]
+}
+
+// NewSpectral wraps sep with the STFT configuration cfg. Prepare does the
+// allocation.
+func NewSpectral(cfg stft.Config, sep Separator) (*Spectral, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if sep == nil {
+		return nil, errors.New("stream: NewSpectral: nil Separator")
+	}
+	return &Spectral{cfg: cfg, sep: sep}, nil
+}
+
+// Config is the STFT configuration.
+func (p *Spectral) Config() stft.Config { return p.cfg }
+
+// Separator is the wrapped separator.
+func (p *Spectral) Separator() Separator { return p.sep }
+
+// Prepare implements Processor.
+func (p *Spectral) Prepare(s Spec) (int, error) {
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
+	bins := p.cfg.Bins()
+	m, err := p.sep.Prepare(s.Channels, bins)
+	if err != nil {
+		return 0, err
+	}
+	if m <= 0 {
+		return 0, fmt.Errorf("stream: separator returned %d sources", m)
+	}
+	p.mics, p.sources = s.Channels, m
+	if p.an, err = stft.NewAnalyzer(p.cfg, s.Channels); err != nil {
+		return 0, err
+	}
+	if p.syn, err = stft.NewSynthesizer(p.cfg, m); err != nil {
+		return 0, err
+	}
+	hop := p.cfg.Hop
+	p.hopIn = alloc2[float64](s.Channels, hop)
+	p.mix = alloc2[complex128](s.Channels, bins)
+	p.srcs = alloc2[complex128](m, bins)
+	p.hopOut = alloc2[float64](m, hop)
+	p.fifo = alloc2[float64](m, 2*hop)
+	p.Reset()
+	return m, nil
+}
+
+func alloc2[T any](rows, cols int) [][]T {
+	flat := make([]T, rows*cols)
+	out := make([][]T, rows)
+	for i := range out {
+		out[i] = flat[i*cols : (i+1)*cols : (i+1)*cols]
+	}
+	return out
+}
+
+// Reset implements Processor.
+func (p *Spectral) Reset() {
+	if p.an == nil {
+		return
+	}
+	p.an.Reset()
+	p.syn.Reset()
+	p.sep.Reset()
+	p.fill = 0
+	for c := range p.fifo {
+		clear(p.fifo[c])
+	}
+	p.fifoStart = 0
+	p.fifoLen = p.cfg.Hop - 1 // the silence that makes any block size work
+	p.nonFinite.Store(0)
+	p.hops.Store(0)
+	p.firstError.Store(nil)
+}
+
+// Latency implements Processor.
+func (p *Spectral) Latency() int { return p.cfg.Latency() + p.cfg.Hop - 1 }
+
+// Err implements Processor: the first non-finite input seen, or the
+// separator's sticky error.
+func (p *Spectral) Err() error {
+	if e := p.firstError.Load(); e != nil {
+		return *e
+	}
+	return p.sep.Err()
+}
+
+// NonFinite is the number of NaN/Inf input samples replaced by 0.
+func (p *Spectral) NonFinite() int64 { return p.nonFinite.Load() }
+
+// Hops is the number of hops analysed since Reset.
+func (p *Spectral) Hops() int64 { return p.hops.Load() }
+
+var errNonFinite = fmt.Errorf("stream: %w", ErrNonFinite)
+
+// Process implements Processor.
+func (p *Spectral) Process(dst, src [][]float32) {
+	if len(src) != p.mics || len(dst) != p.sources {
+		panic("stream: Spectral.Process: channel count mismatch")
+	}
+	n := 0
+	if len(src) > 0 {
+		n = len(src[0])
+	}
+	for _, s := range src {
+		if len(s) != n {
+			panic("stream: Spectral.Process: ragged src")
+		}
+	}
+	for _, d := range dst {
+		if len(d) != n {
+			panic("stream: Spectral.Process: dst length differs from src")
+		}
+	}
+	hop := p.cfg.Hop
+	for pos := 0; pos < n; {
+		k := min(hop-p.fill, n-pos)
+		for c, s := range src {
+			in := p.hopIn[c][p.fill : p.fill+k]
+			for i, v := range s[pos : pos+k] {
+				x := float64(v)
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					x = 0
+					if p.nonFinite.Add(1) == 1 {
+						p.firstError.CompareAndSwap(nil, &errNonFinite)
+					}
+				}
+				in[i] = x
+			}
+		}
+		p.fill += k
+		if p.fill == hop {
+			p.runHop()
+			p.fill = 0
+		}
+		p.pop(dst, pos, k)
+		pos += k
+	}
+}
+
+// runHop analyses the collected hop, separates, synthesises and queues the
+// result.
+func (p *Spectral) runHop() {
+	p.an.Analyze(p.mix, p.hopIn)
+	p.sep.Separate(p.srcs, p.mix)
+	p.syn.Synthesize(p.hopOut, p.srcs)
+	size := len(p.fifo[0])
+	w := p.fifoStart + p.fifoLen
+	for c, out := range p.hopOut {
+		q := p.fifo[c]
+		for i, v := range out {
+			j := w + i
+			if j >= size {
+				j -= size
+			}
+			q[j] = v
+		}
+	}
+	p.fifoLen += len(p.hopOut[0])
+	p.hops.Add(1)
+}
+
+// pop moves k frames from the FIFO into dst[·][pos:pos+k].
+func (p *Spectral) pop(dst [][]float32, pos, k int) {
+	size := len(p.fifo[0])
+	for c, d := range dst {
+		q := p.fifo[c]
+		j := p.fifoStart
+		for i := pos; i < pos+k; i++ {
+			v := q[j]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v = 0 // a separator bug must not reach the speakers
+			}
+			d[i] = float32(v)
+			if j++; j == size {
+				j = 0
+			}
+		}
+	}
+	p.fifoStart = (p.fifoStart + k) % size
+	p.fifoLen -= k
+}
