@@ -70,9 +70,10 @@ func TestSeparateNoneReconstructsMic1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []string{"pcm16", "float32"} {
+	for _, v := range []struct{ format, latency string }{{"pcm16", "normal"}, {"float32", "normal"}, {"pcm16", "low"}} {
+		format := v.format
 		out := t.TempDir()
-		code, stdout, stderr := runCLI(t, "separate", "--in", in, "--out", out, "--method", "none", "--format", format)
+		code, stdout, stderr := runCLI(t, "separate", "--in", in, "--out", out, "--method", "none", "--format", format, "--latency", v.latency)
 		if code != 0 {
 			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 		}
@@ -90,7 +91,7 @@ func TestSeparateNoneReconstructsMic1(t *testing.T) {
 		// pcm16: identical samples; float32: within half an LSB of 16 bits.
 		limit := map[string]float64{"pcm16": 0, "float32": 0.5 / 32768}[format]
 		if worst > limit {
-			t.Errorf("%s: worst |out[k]-mic1[k]| = %g (%.3f LSB), want <= %g", format, worst, worst*32768, limit)
+			t.Errorf("%s/%s: worst |out[k]-mic1[k]| = %g (%.3f LSB), want <= %g", format, v.latency, worst, worst*32768, limit)
 		}
 		var rep map[string]any
 		b, err := os.ReadFile(filepath.Join(out, "report.json"))

@@ -24,6 +24,9 @@ import (
 const (
 	defaultWindow = 1024 // 64 ms at 16 kHz
 	defaultHopDiv = 4    // hop = window/4
+
+	lowLatencyWindow = 512 // --latency low: analysis window
+	lowLatencySynth  = 128 // --latency low: synthesis window (hop is half of it)
 )
 
 // separateOptions are the settings shared by `live separate` and `live demo`.
@@ -58,7 +61,13 @@ func (o *separateOptions) stftConfig() (stft.Config, error) {
 		if o.window != 0 || o.hop != 0 {
 			return stft.Config{}, usagef("--latency low chooses its own windows; drop --window/--hop")
 		}
-		return stft.Config{}, errors.New("--latency low is not available in this version (planned with the device issue)")
+		// 512-point analysis for frequency resolution, a 128-frame synthesis
+		// window: 126 frames (7.9 ms at 16 kHz) of algorithmic latency.
+		cfg, err := stft.LowDelay(lowLatencyWindow, lowLatencySynth/2, lowLatencySynth)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		return cfg, err
 	default:
 		return stft.Config{}, usagef("--latency %q: want normal or low", o.latency)
 	}
@@ -114,7 +123,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		if err != nil {
 			return nil, nil, err
 		}
-		addSTFTSettings(settings, cfg)
+		o.addSTFTSettings(settings, cfg)
 		return p, settings, nil
 	case "ica", "iva", "dict", "iva+dict":
 		return nil, nil, fmt.Errorf("--method %s is not available in this version (planned in the separation issues)", method)
@@ -122,10 +131,15 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 	return nil, nil, usagef("--method %q: want none, ica, iva, dict or iva+dict", method)
 }
 
-func addSTFTSettings(s map[string]any, cfg stft.Config) {
+func (o *separateOptions) addSTFTSettings(s map[string]any, cfg stft.Config) {
 	s["window"] = cfg.Size
 	s["hop"] = cfg.Hop
-	s["window_kind"] = "sqrt-hann"
+	s["latency_mode"] = o.latency
+	if o.latency == "low" {
+		s["window_kind"] = fmt.Sprintf("low-delay (Mauler-Martin), synthesis %d", lowLatencySynth)
+	} else {
+		s["window_kind"] = "sqrt-hann"
+	}
 }
 
 func runSeparate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -43,7 +43,7 @@ func FuzzReader(f *testing.F) {
 	for _, p := range []string{
 		"dev/mixtures/dev_sim030_2x4/mix.wav",
 		"dev/mixtures/dev_sim030_3x3/mix.wav",
-		"dev/mir_eval_separation/ref06/1.wav", // an xxd dump named .wav
+		"dev/mir_eval_separation/ref06/1.wav",
 	} {
 		b, err := os.ReadFile(filepath.Join(dataDirOrEmpty(), p))
 		if err != nil {
