@@ -125,8 +125,40 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		}
 		o.addSTFTSettings(settings, cfg)
 		return p, settings, nil
-	case "ica", "iva", "dict", "iva+dict":
-		return nil, nil, fmt.Errorf("--method %s is not available in this version (planned in the separation issues)", method)
+	case "ica":
+		upd, err := online.ParseUpdate(o.update)
+		if err != nil {
+			return nil, nil, usagef("--update %q: want aux or ng", o.update)
+		}
+		p, err := online.NewICA(online.ICAConfig{Sources: o.sources, Update: upd})
+		if err != nil {
+			return nil, nil, err
+		}
+		settings["update"] = upd.String()
+		settings["block"] = p.Config().Block
+		return p, settings, nil
+	case "iva":
+		upd, err := online.ParseUpdate(o.update)
+		if err != nil {
+			return nil, nil, usagef("--update %q: want aux or ng", o.update)
+		}
+		cfg, err := o.stftConfig()
+		if err != nil {
+			return nil, nil, err
+		}
+		sep, err := online.NewIVA(online.IVAConfig{Sources: o.sources, Update: upd})
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := stream.NewSpectral(cfg, sep)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.addSTFTSettings(settings, cfg)
+		settings["update"] = upd.String()
+		return p, settings, nil
+	case "dict", "iva+dict":
+		return nil, nil, fmt.Errorf("--method %s is not available in this version (planned in the dictionary issue)", method)
 	}
 	return nil, nil, usagef("--method %q: want none, ica, iva, dict or iva+dict", method)
 }
