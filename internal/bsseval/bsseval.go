@@ -170,8 +170,9 @@ func Framewise(refs, ests [][]float64, win, hop int, perm []int) ([]Result, erro
 //
 //	α = <est, ref> / <ref, ref>,  SI-SDR = 10·log10(‖α·ref‖² / ‖α·ref − est‖²).
 //
-// It is +Inf when est is an exact multiple of ref and NaN when ref is all
-// zeros. It panics if the lengths differ (a programming error).
+// It is +Inf when the residual α·ref − est is exactly zero, and NaN when
+// ref or est is all zeros. It panics if the lengths differ (a programming
+// error).
 func SISDR(ref, est []float64) float64 {
 	if len(ref) != len(est) {
 		panic(fmt.Sprintf("bsseval: SISDR length mismatch: ref %d, est %d", len(ref), len(est)))
