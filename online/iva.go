@@ -76,6 +76,9 @@ type IVAConfig struct {
 	// Whiten reduces/whitens every bin even when Sources equals the number
 	// of microphones. The natural gradient always whitens.
 	Whiten bool
+	// OutputSmooth, if > 0, smooths the demixing used for the output:
+	// D_out ← D_out + OutputSmooth·(D − D_out) per spectrum. Experimental.
+	OutputSmooth float64
 	// IP2 uses the pairwise (generalised eigenvector) update for two
 	// sources. Experimental.
 	IP2 bool
@@ -184,6 +187,7 @@ type IVA struct {
 	q     []complex128 // m×n reduction Λ^{-1/2}Eᴴ (red)
 	qlam  []float64    // m selected eigenvalues (red)
 	scale []complex128 // m projection-back factors
+	dout  []complex128 // m×n smoothed output demixing (OutputSmooth)
 	z     []complex128 // m reduced input of the current spectrum
 	y     []complex128 // m outputs of the current spectrum
 
@@ -258,6 +262,10 @@ func (s *IVA) Prepare(mics, bins int) (int, error) {
 		s.cov, s.eig, s.q, s.qlam = nil, nil, nil, nil
 	}
 	s.scale = make([]complex128, bins*m)
+	s.dout = nil
+	if s.cfg.OutputSmooth > 0 {
+		s.dout = make([]complex128, bins*m*n)
+	}
 	s.z = make([]complex128, bins*m)
 	s.y = make([]complex128, bins*m)
 	s.alpha = make([]float64, m)
@@ -302,6 +310,7 @@ func (s *IVA) Reset() {
 		}
 	}
 	clear(s.alpha)
+	clear(s.dout)
 	s.t = 0
 	s.power = 0
 	s.conv = 1

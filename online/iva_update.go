@@ -79,7 +79,7 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 		}
 		s.convPub.Store(math.Float64bits(s.conv))
 	}
-	s.output(dst)
+	s.output(dst, mix)
 }
 
 // forget is λ for the t-th learnt spectrum: the memory 1/(1−λ) grows as
@@ -552,7 +552,7 @@ func (s *IVA) ngStep() {
 }
 
 // output writes dst = projection-back-scaled W·z for every bin.
-func (s *IVA) output(dst [][]complex128) {
+func (s *IVA) output(dst, mix [][]complex128) {
 	m, n := s.m, s.n
 	inv, a := s.sb[:m*m], s.sa[:m*m]
 	for f := 0; f < s.bins; f++ {
@@ -576,6 +576,37 @@ func (s *IVA) output(dst [][]complex128) {
 				}
 			} else {
 				sc = inv[i]
+			}
+			if s.dout != nil {
+				d := s.dout[(f*m+i)*n : (f*m+i+1)*n]
+				b := s.cfg.OutputSmooth
+				if s.t <= 1 {
+					b = 1
+				}
+				cb := complex(b, 0)
+				var o complex128
+				for c := 0; c < n; c++ {
+					var acc complex128
+					if s.red {
+						q := s.q[f*m*n : (f+1)*m*n]
+						for k := 0; k < m; k++ {
+							acc += w[i*m+k] * q[k*n+c]
+						}
+					} else {
+						acc = w[i*m+c]
+					}
+					d[c] += cb * (sc*acc - d[c])
+					xv := mix[c][f]
+					if !finite(xv) {
+						xv = 0
+					}
+					o += d[c] * xv
+				}
+				if !finite(o) {
+					o = 0
+				}
+				dst[i][f] = o
+				continue
 			}
 			var y complex128
 			for k, wv := range w[i*m : i*m+m] {

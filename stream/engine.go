@@ -54,6 +54,7 @@ func NewEngine(p Processor, cfg EngineConfig) (*Engine, error) {
 	if p == nil {
 		return nil, errors.New("stream: NewEngine: nil Processor")
 	}
+	cfg.Spec.FixedBlock = true // ProcessBlock always hands over exactly one block
 	out, err := p.Prepare(cfg.Spec)
 	if err != nil {
 		return nil, err

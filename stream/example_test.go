@@ -36,7 +36,7 @@ func ExampleRunFile() {
 	for i := range x[0] {
 		worst = math.Max(worst, math.Abs(float64(sink.y[0][i]-x[0][i])))
 	}
-	fmt.Printf("latency %d frames (%.1f ms), %d blocks, aligned to 1e-6: %v\n",
-		rep.Latency.AlgorithmicFrames, rep.Latency.AlgorithmicMs, rep.Processing.Blocks, worst < 1e-6)
-	// Output: latency 1022 frames (63.9 ms), 67 blocks, aligned to 1e-6: true
+	fmt.Printf("algorithmic latency %d frames (%.1f ms), stream delay %d, %d blocks, aligned to 1e-6: %v\n",
+		rep.Latency.AlgorithmicFrames, rep.Latency.AlgorithmicMs, rep.Latency.StreamDelayFrames, rep.Processing.Blocks, worst < 1e-6)
+	// Output: algorithmic latency 1023 frames (63.9 ms), stream delay 767, 66 blocks, aligned to 1e-6: true
 }

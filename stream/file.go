@@ -14,6 +14,9 @@ type FileOptions struct {
 	// Progress, if set, is stored with the number of output frames written
 	// so far after every block (for a progress display on another goroutine).
 	Progress *atomic.Int64
+	// OnEngine, if set, is called with the engine once it is built, before
+	// the first block (benchmarks keep it to read the full histogram).
+	OnEngine func(*Engine)
 }
 
 // clipLevel is the largest 16-bit PCM magnitude: samples at or beyond it are
@@ -38,6 +41,9 @@ func RunFile(ctx context.Context, src Source, sink Sink, p Processor, opt FileOp
 	if err != nil {
 		return nil, err
 	}
+	if opt.OnEngine != nil {
+		opt.OnEngine(e)
+	}
 	ch, out, block := spec.Channels, e.OutChannels(), e.Block()
 	lat := p.Latency()
 	rep := &Report{
@@ -46,12 +52,7 @@ func RunFile(ctx context.Context, src Source, sink Sink, p Processor, opt FileOp
 		Channels: ch,
 		Sources:  out,
 		Settings: map[string]any{},
-		Latency: LatencyReport{
-			AlgorithmicFrames: lat,
-			AlgorithmicMs:     1000 * float64(lat) / float64(spec.Rate),
-			BlockFrames:       block,
-			CompensatedInFile: true,
-		},
+		Latency:  NewLatencyReport(lat, block, spec.Rate, true),
 	}
 
 	var stop atomic.Bool

@@ -111,3 +111,13 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 	}
 	return h.max
 }
+
+// Each calls fn for every non-empty bucket, in increasing order, with the
+// bucket's upper edge and its count (for plotting).
+func (h *Histogram) Each(fn func(upper time.Duration, count uint64)) {
+	for b, c := range h.counts {
+		if c > 0 {
+			fn(h.upper(b), c)
+		}
+	}
+}

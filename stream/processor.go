@@ -24,6 +24,10 @@ type Spec struct {
 	Rate      Rate
 	Channels  int // input channels seen by Process
 	MaxFrames int // largest block Process will be given
+	// FixedBlock promises that every Process call gets exactly MaxFrames
+	// frames (the Engine does). A processor may then use less latency: a
+	// Spectral whose hop equals the block needs no extra buffering.
+	FixedBlock bool
 }
 
 // Validate reports a Spec that no processor can be prepared for.

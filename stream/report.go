@@ -32,7 +32,10 @@ type Report struct {
 	DroppedBlocks int64 `json:"dropped_blocks"` // never in file mode
 
 	Runtime RuntimeReport `json:"runtime"`
-	Events  EventReport   `json:"events"`
+	// Realtime is set by `live run`: the device, the latency path term by
+	// term, and the events that kept the latency bounded.
+	Realtime *RealtimeReport `json:"realtime,omitempty"`
+	Events   EventReport     `json:"events"`
 
 	Interrupted bool     `json:"interrupted"`
 	Outputs     []string `json:"outputs,omitempty"`
@@ -41,14 +44,32 @@ type Report struct {
 
 // LatencyReport lists every term of the latency path, in frames and ms.
 type LatencyReport struct {
-	// AlgorithmicFrames is the processor's stream delay (Processor.Latency):
-	// input frame k reaches the output at frame k+AlgorithmicFrames.
+	// AlgorithmicFrames is what the processing itself costs, the synthesis
+	// window's reach for an STFT separator (DESIGN.md): a sample waits for
+	// its block to fill (BlockFrames), then the processor's stream delay
+	// (StreamDelayFrames). Device buffers and processing time come on top.
 	AlgorithmicFrames int     `json:"algorithmic_frames"`
 	AlgorithmicMs     float64 `json:"algorithmic_ms"`
-	BlockFrames       int     `json:"block_frames"`
-	// CompensatedInFile says the delay was removed from the written files
-	// (file mode), so output frame k lines up with input frame k.
+	// StreamDelayFrames is Processor.Latency: input frame k reaches the
+	// output stream at frame k+StreamDelayFrames.
+	StreamDelayFrames int `json:"stream_delay_frames"`
+	BlockFrames       int `json:"block_frames"`
+	// CompensatedInFile says the stream delay was removed from the written
+	// files (file mode), so output frame k lines up with input frame k.
 	CompensatedInFile bool `json:"compensated_in_file"`
+}
+
+// NewLatencyReport fills a LatencyReport for a processor with the given
+// stream delay, driven in blocks of block frames at rate.
+func NewLatencyReport(streamDelay, block int, rate Rate, compensated bool) LatencyReport {
+	alg := streamDelay + block
+	return LatencyReport{
+		AlgorithmicFrames: alg,
+		AlgorithmicMs:     1000 * float64(alg) / float64(rate),
+		StreamDelayFrames: streamDelay,
+		BlockFrames:       block,
+		CompensatedInFile: compensated,
+	}
 }
 
 // ProcessingReport is the per-block processing time distribution.

@@ -22,6 +22,10 @@ var ErrNonFinite = errors.New("non-finite (NaN/Inf) input replaced by silence")
 // is served from a FIFO primed with Hop−1 frames of silence, which is exactly
 // enough for every block size; so Latency() is Config.Latency()+Hop−1 =
 // Config.Reach()−1 frames (N−2 for the periodic sqrt-Hann window of N).
+// When the Spec promises FixedBlock with MaxFrames equal to the hop (as the
+// Engine does), no priming is needed and Latency() is Config.Latency() =
+// Reach−Hop: with the hop's own collection time, the synthesis window's
+// reach in all, as DESIGN.md states.
 type Spectral struct {
 	cfg stft.Config
 	sep Separator
@@ -39,6 +43,7 @@ type Spectral struct {
 	fifo       [][]float64 // [source][2·Hop] circular output queue
 	fifoStart  int
 	fifoLen    int
+	prime      int // frames of silence the FIFO starts with
 	nonFinite  atomic.Int64
 	hops       atomic.Int64
 	firstError atomic.Pointer[error]
@@ -76,6 +81,10 @@ func (p *Spectral) Prepare(s Spec) (int, error) {
 		return 0, fmt.Errorf("stream: separator returned %d sources", m)
 	}
 	p.mics, p.sources = s.Channels, m
+	p.prime = p.cfg.Hop - 1
+	if s.FixedBlock && s.MaxFrames == p.cfg.Hop {
+		p.prime = 0
+	}
 	if p.an, err = stft.NewAnalyzer(p.cfg, s.Channels); err != nil {
 		return 0, err
 	}
@@ -114,14 +123,14 @@ func (p *Spectral) Reset() {
 		clear(p.fifo[c])
 	}
 	p.fifoStart = 0
-	p.fifoLen = p.cfg.Hop - 1 // the silence that makes any block size work
+	p.fifoLen = p.prime // the silence that makes any block size work
 	p.nonFinite.Store(0)
 	p.hops.Store(0)
 	p.firstError.Store(nil)
 }
 
 // Latency implements Processor.
-func (p *Spectral) Latency() int { return p.cfg.Latency() + p.cfg.Hop - 1 }
+func (p *Spectral) Latency() int { return p.cfg.Latency() + p.prime }
 
 // Err implements Processor: the first non-finite input seen, or the
 // separator's sticky error.

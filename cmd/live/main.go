@@ -50,10 +50,10 @@ func commands() []command {
 		{"separate", "separate a multichannel WAV file into sources (file mode of the real-time engine)", runSeparate},
 		{"eval", "score separated sources against references: SI-SDR and BSS Eval SDR/SIR/SAR", runEval},
 		{"demo", "separate the mixture built into the binary and show the results", runDemo},
-		{"run", "separate live from a PortAudio device", notYet("run", "the device issue")},
-		{"devices", "list audio devices", notYet("devices", "the device issue")},
-		{"train", "train a dictionary autoencoder from WAV files", notYet("train", "the dictionary issue")},
-		{"bench", "latency and throughput benchmarks", notYet("bench", "the benchmark issue")},
+		{"run", "separate live from a PortAudio device", runRun},
+		{"devices", "list audio devices", runDevices},
+		{"train", "train a dictionary autoencoder from WAV files", runTrain},
+		{"bench", "latency and throughput benchmarks", runBench},
 	}
 }
 

@@ -25,6 +25,8 @@ const (
 	defaultWindow = 1024 // 64 ms at 16 kHz
 	defaultHopDiv = 4    // hop = window/4
 
+	icaBlock = 64 // --method ica: frames per update and per engine block (4 ms)
+
 	lowLatencyWindow = 512 // --latency low: analysis window
 	lowLatencySynth  = 128 // --latency low: synthesis window (hop is half of it)
 )
@@ -130,7 +132,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		if err != nil {
 			return nil, nil, usagef("--update %q: want aux or ng", o.update)
 		}
-		p, err := online.NewICA(online.ICAConfig{Sources: o.sources, Update: upd})
+		p, err := online.NewICA(online.ICAConfig{Sources: o.sources, Update: upd, Block: icaBlock})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -216,7 +218,11 @@ func separateFile(ctx context.Context, o *separateOptions, stderr io.Writer) (*s
 	if err != nil && o.method != "ica" {
 		return nil, err
 	}
-	src, err := stream.OpenWAV(o.in, cfg.Hop)
+	block := cfg.Hop
+	if o.method == "ica" {
+		block = icaBlock // time-domain: the latency is one block
+	}
+	src, err := stream.OpenWAV(o.in, block)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +317,8 @@ func printSeparateSummary(w io.Writer, r *stream.Report) {
 	if len(r.Outputs) > 0 {
 		fmt.Fprintf(w, "  outputs:     %s\n", strings.Join(r.Outputs, ", "))
 	}
-	fmt.Fprintf(w, "  latency:     %d frames (%.1f ms) algorithmic, compensated in the files\n", r.Latency.AlgorithmicFrames, r.Latency.AlgorithmicMs)
+	fmt.Fprintf(w, "  latency:     %d frames (%.1f ms) algorithmic (%d-frame blocks + %d stream delay, compensated in the files)\n",
+		r.Latency.AlgorithmicFrames, r.Latency.AlgorithmicMs, r.Latency.BlockFrames, r.Latency.StreamDelayFrames)
 	p := r.Processing
 	fmt.Fprintf(w, "  per block:   p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs (block lasts %.0f µs)\n", p.P50Us, p.P99Us, p.P999Us, p.MaxUs, p.PeriodUs)
 	fmt.Fprintf(w, "  real time:   RTF %.4f, %d late and %d dropped blocks\n", r.RealTimeFactor, r.LateBlocks, r.DroppedBlocks)

@@ -10,7 +10,8 @@
 //     the output must not change;
 //   - Reset forgets everything, and twice is the same as once;
 //   - Latency() is exact: perturbing input frame k first changes output frame
-//     k+Latency(), never earlier;
+//     k+Latency(), never earlier — with any block sizes, and again with
+//     Spec.FixedBlock (exactly MaxFrames per call, as the Engine drives it);
 //   - NaN/Inf input never reaches the output, and is reported by Err until
 //     Reset;
 //   - Process allocates nothing (skipped under -race).
@@ -101,6 +102,35 @@ func CheckProcessor(t *testing.T, p stream.Processor, spec stream.Spec, opt Opti
 			t.Errorf("perturbing input frame %d first changed output frame %d; Latency() = %d says %d", k, first, lat, k+lat)
 		} else {
 			t.Logf("measured delay %d frames = Latency()", first-k)
+		}
+	})
+	t.Run("fixed-block-latency", func(t *testing.T) {
+		// Driven the way the Engine drives it (exactly MaxFrames per call),
+		// a processor may need less delay; Latency() must still be exact.
+		fixed := spec
+		fixed.FixedBlock = true
+		if _, err := p.Prepare(fixed); err != nil {
+			t.Fatalf("Prepare(%+v): %v", fixed, err)
+		}
+		defer func() {
+			if _, err := p.Prepare(spec); err != nil {
+				t.Fatalf("Prepare(%+v) again: %v", spec, err)
+			}
+		}()
+		lat := p.Latency()
+		k := frames/2 + 7
+		p.Reset()
+		base := h.run(x, fixedBlocks(spec.MaxFrames), false)
+		y := clone(x)
+		for c := range y {
+			y[c][k] += 0.5
+		}
+		p.Reset()
+		got := h.run(y, fixedBlocks(spec.MaxFrames), false)
+		if first := firstDiff(base, got, opt.Tolerance); first != k+lat {
+			t.Errorf("fixed blocks: perturbing input frame %d first changed output frame %d; Latency() = %d says %d", k, first, lat, k+lat)
+		} else {
+			t.Logf("fixed blocks: measured delay %d frames = Latency()", lat)
 		}
 	})
 	t.Run("nonfinite", func(t *testing.T) {

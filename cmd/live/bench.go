@@ -1,0 +1,549 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/livesep/livesep/stream"
+	"github.com/livesep/livesep/stream/wav"
+)
+
+// benchConfig is one point of the sweep.
+type benchConfig struct {
+	Channels int    `json:"channels"`
+	Sources  int    `json:"sources"`
+	Method   string `json:"method"`
+	Update   string `json:"update,omitempty"`
+	Window   string `json:"window"` // "1024/256", "low", or "-" for time-domain methods
+}
+
+func (c benchConfig) String() string {
+	m := c.Method
+	if c.Update != "" {
+		m += " " + c.Update
+	}
+	return fmt.Sprintf("%d×%d %s %s", c.Channels, c.Sources, m, c.Window)
+}
+
+// benchRow is one measured configuration.
+type benchRow struct {
+	benchConfig
+	LatencyFrames int     `json:"latency_frames"`
+	LatencyMs     float64 `json:"latency_ms"`
+	HopFrames     int     `json:"hop_frames"`
+	P50Us         float64 `json:"p50_us"`
+	P99Us         float64 `json:"p99_us"`
+	P999Us        float64 `json:"p999_us"`
+	MaxUs         float64 `json:"max_us"`
+	PeriodUs      float64 `json:"hop_period_us"`
+	RTF           float64 `json:"real_time_factor"`
+	Headroom      float64 `json:"headroom_p999"`
+	Allocs        uint64  `json:"heap_alloc_objects"`
+	GCCycles      uint64  `json:"gc_cycles"`
+	GCPauseMs     float64 `json:"gc_pause_ms"`
+	Late          int64   `json:"late_blocks"`
+	Dropped       int64   `json:"dropped_blocks"`
+	Seconds       float64 `json:"audio_seconds"`
+	Error         string  `json:"error,omitempty"`
+
+	hist []histBin
+}
+
+type histBin struct {
+	upperUs float64
+	count   uint64
+}
+
+// benchReport is `live bench --json`.
+type benchReport struct {
+	Machine string     `json:"machine"`
+	Rate    int        `json:"rate_hz"`
+	Rows    []benchRow `json:"rows"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		quick    bool
+		asJSON   bool
+		dir      string
+		seconds  float64
+		chList   string
+		methods  string
+		windows  string
+		inPath   string
+		rateFlag int
+	)
+	c := newCLI("bench", "bench [--quick] [--json] [--out DIR] [sweep flags]",
+		`  live bench --quick                       # about 30 s: the main configurations
+  live bench                               # the full sweep, 20 s of audio each
+  live bench --channels 2 --methods iva-aux,iva-ng --windows 512,1024,2048,low
+  live bench --seconds 60 --methods none   # 60 s runs: GC cycles must stay 0
+
+Runs each configuration through the real engine in file mode (the same block
+loop as "live run", without a clock) on a multichannel signal made from the
+built-in demo sources, or on --in. Measures per-hop processing time
+(p50/p99/p99.9/max), the real-time factor, headroom (hop period / p99.9),
+heap allocations, GC cycles and GC pause during the run, late and dropped
+blocks, and the algorithmic latency. Writes DIR/bench.json and the plots
+DIR/bench_hist.png, DIR/bench_rtf.png, DIR/bench_latency.png.
+`, stdout)
+	c.fs.BoolVar(&quick, "quick", false, "a short sweep of the main configurations (about 30 s)")
+	c.fs.BoolVar(&asJSON, "json", false, "print JSON instead of the table")
+	c.fs.StringVar(&dir, "out", "livesep-bench", "folder for bench.json and the plots")
+	c.fs.Float64Var(&seconds, "seconds", 0, "seconds of audio per configuration (default 20, or 5 with --quick)")
+	c.fs.StringVar(&chList, "channels", "", "channel counts to sweep (default 1,2,4,8)")
+	c.fs.StringVar(&methods, "methods", "", "methods: none, ica, iva-aux, iva-ng, dict, iva+dict (default all)")
+	c.fs.StringVar(&windows, "windows", "", "STFT windows N (hop N/4) or low (default 512,1024,2048,low)")
+	c.fs.StringVar(&inPath, "in", "", "benchmark on this WAV file instead of the generated signal (its channel count is used)")
+	c.fs.IntVar(&rateFlag, "rate", 16000, "sample rate of the generated signal")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if seconds == 0 {
+		seconds = 20
+		if quick {
+			seconds = 5
+		}
+	}
+	if seconds <= 0 || seconds > 3600 {
+		return usagef("--seconds %g: want 0 < seconds <= 3600", seconds)
+	}
+	configs, err := benchSweep(quick, chList, methods, windows)
+	if err != nil {
+		return err
+	}
+	var fileSig [][]float32
+	rate := rateFlag
+	if inPath != "" {
+		info, x, err := wav.ReadFile(inPath)
+		if err != nil {
+			return err
+		}
+		fileSig, rate = x, info.Rate
+		var kept []benchConfig
+		for _, cf := range configs {
+			if cf.Channels == info.Channels {
+				kept = append(kept, cf)
+			}
+		}
+		if len(kept) == 0 {
+			return usagef("--in %s has %d channels; no configuration in the sweep has that many", inPath, info.Channels)
+		}
+		configs = kept
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	rep := benchReport{Machine: machineDescription(), Rate: rate}
+	if !asJSON {
+		fmt.Fprintf(stdout, "%s; %d configurations, %.0f s of %d Hz audio each\n", rep.Machine, len(configs), seconds, rate)
+	}
+	for i, cf := range configs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sig := fileSig
+		if sig == nil {
+			sig = benchSignal(cf.Channels, cf.Sources, int(seconds*float64(rate)), rate)
+		}
+		row := benchOne(ctx, cf, sig, rate)
+		rep.Rows = append(rep.Rows, row)
+		if !asJSON {
+			fmt.Fprintf(stderr, "\r[%d/%d] %-32s", i+1, len(configs), cf)
+		}
+	}
+	if !asJSON {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err := writeJSON(filepath.Join(dir, "bench.json"), rep); err != nil {
+		return err
+	}
+	if err := benchPlots(dir, rep.Rows); err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBench(stdout, rep.Rows)
+	fmt.Fprintf(stdout, "\nwrote %s/bench.json, bench_hist.png, bench_rtf.png, bench_latency.png\n", dir)
+	return nil
+}
+
+// benchSweep lists the configurations to run.
+func benchSweep(quick bool, chList, methods, windows string) ([]benchConfig, error) {
+	chs := []int{1, 2, 4, 8}
+	ms := []string{"none", "ica", "iva-aux", "iva-ng", "dict", "iva+dict"}
+	ws := []string{"512", "1024", "2048", "low"}
+	if quick {
+		ms = []string{"none", "ica", "iva-aux", "iva-ng", "dict", "iva+dict"}
+		ws = []string{"1024", "low"}
+	}
+	var err error
+	if chList != "" {
+		chs = nil
+		for _, s := range strings.Split(chList, ",") {
+			n, e := strconv.Atoi(strings.TrimSpace(s))
+			if e != nil || n < 1 || n > 32 {
+				return nil, usagef("--channels %q: want numbers between 1 and 32", chList)
+			}
+			chs = append(chs, n)
+		}
+	}
+	if methods != "" {
+		ms = strings.Split(methods, ",")
+		for _, m := range ms {
+			switch m {
+			case "none", "ica", "iva-aux", "iva-ng", "dict", "iva+dict":
+			default:
+				return nil, usagef("--methods: unknown method %q (want none, ica, iva-aux, iva-ng, dict, iva+dict)", m)
+			}
+		}
+	}
+	if windows != "" {
+		ws = strings.Split(windows, ",")
+		for _, w := range ws {
+			if w == "low" {
+				continue
+			}
+			if n, e := strconv.Atoi(w); e != nil || n < 16 || n%4 != 0 {
+				return nil, usagef("--windows: %q is not low or a window size divisible by 4", w)
+			}
+		}
+	}
+	var out []benchConfig
+	for _, ch := range chs {
+		src := min(ch, 4)
+		for _, m := range ms {
+			method, update := m, ""
+			if strings.HasPrefix(m, "iva-") {
+				method, update = "iva", strings.TrimPrefix(m, "iva-")
+			}
+			multi := method == "ica" || method == "iva" || method == "iva+dict"
+			if multi && ch < 2 {
+				continue
+			}
+			if quick && method != "none" && ch != 2 && !(method == "iva" && update == "aux" && ch == 4) {
+				continue // quick: every method at 2 channels, the pipeline alone at every count
+			}
+			s := src
+			if !multi {
+				s = 1
+			}
+			if method == "ica" {
+				out = append(out, benchConfig{Channels: ch, Sources: s, Method: method, Update: "aux", Window: "-"})
+				continue
+			}
+			for _, w := range ws {
+				if quick && w == "low" && !(method == "iva" && update == "aux") && method != "none" {
+					continue
+				}
+				win := w
+				if w != "low" {
+					n, _ := strconv.Atoi(w)
+					win = fmt.Sprintf("%d/%d", n, n/4)
+				}
+				out = append(out, benchConfig{Channels: ch, Sources: s, Method: method, Update: update, Window: win})
+			}
+		}
+	}
+	return out, err
+}
+
+// benchSignal mixes the demo's two speech sources and seeded noise sources
+// into ch channels with a random (seeded) instantaneous mixing matrix, looped
+// to the requested length.
+func benchSignal(ch, sources, frames, rate int) [][]float32 {
+	var base [][]float32
+	for _, name := range []string{"ref0.wav", "ref1.wav"} {
+		b, err := demoData.ReadFile("demodata/" + name)
+		if err == nil {
+			if r, err := wav.NewReader(bytesReadSeeker(b), name); err == nil {
+				x := make([][]float32, r.Info().Channels)
+				for c := range x {
+					x[c] = make([]float32, r.Info().Frames)
+				}
+				if n, _ := r.ReadFrames(x); n > 0 {
+					base = append(base, x[0][:n])
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, uint64(ch*100+sources)))
+	srcs := make([][]float32, max(sources, 1))
+	for j := range srcs {
+		srcs[j] = make([]float32, frames)
+		if j < len(base) {
+			for i := range srcs[j] {
+				srcs[j][i] = base[j][i%len(base[j])]
+			}
+			continue
+		}
+		for i := range srcs[j] {
+			srcs[j][i] = float32(0.1 * rng.NormFloat64())
+		}
+	}
+	x := make([][]float32, ch)
+	for c := range x {
+		x[c] = make([]float32, frames)
+		for j := range srcs {
+			a := float32(0.3 + 0.7*rng.Float64())
+			for i := range x[c] {
+				x[c][i] += a * srcs[j][i] / float32(len(srcs))
+			}
+		}
+	}
+	return x
+}
+
+// benchOne runs one configuration through stream.RunFile.
+func benchOne(ctx context.Context, cf benchConfig, sig [][]float32, rate int) benchRow {
+	row := benchRow{benchConfig: cf}
+	o := separateOptions{in: "bench signal", method: cf.Method, update: cf.Update, sources: cf.Sources, latency: "normal", format: "float32"}
+	if o.update == "" {
+		o.update = "aux"
+	}
+	switch {
+	case cf.Window == "low":
+		o.latency = "low"
+	case cf.Window != "-":
+		n, _ := strconv.Atoi(strings.Split(cf.Window, "/")[0])
+		o.window, o.hop = n, n/4
+	}
+	proc, _, err := o.buildProcessor(cf.Channels)
+	if err != nil {
+		row.Error = err.Error()
+		return row
+	}
+	block := icaBlock
+	if cfg, err := o.stftConfig(); err == nil && cf.Window != "-" {
+		block = cfg.Hop
+	}
+	src := &memSource{x: sig, spec: stream.Spec{Rate: stream.Rate(rate), Channels: cf.Channels, MaxFrames: block}}
+	var eng *stream.Engine
+	// Collect the previous configuration's garbage now, so that a GC cycle
+	// it would trigger does not land in (and allocate during) this run.
+	runtime.GC()
+	rep, err := stream.RunFile(ctx, src, discardSink{}, proc, stream.FileOptions{OnEngine: func(e *stream.Engine) { eng = e }})
+	if err != nil {
+		row.Error = err.Error()
+		return row
+	}
+	p := rep.Processing
+	row.LatencyFrames, row.LatencyMs, row.HopFrames = rep.Latency.AlgorithmicFrames, rep.Latency.AlgorithmicMs, rep.Latency.BlockFrames
+	row.P50Us, row.P99Us, row.P999Us, row.MaxUs, row.PeriodUs = p.P50Us, p.P99Us, p.P999Us, p.MaxUs, p.PeriodUs
+	row.RTF, row.Headroom = rep.RealTimeFactor, p.HeadroomP999
+	row.Allocs, row.GCCycles, row.GCPauseMs = rep.Runtime.HeapAllocObjects, rep.Runtime.GCCycles, 1000*rep.Runtime.GCPauseSeconds
+	row.Late, row.Dropped, row.Seconds = rep.LateBlocks, rep.DroppedBlocks, rep.AudioSeconds
+	if eng != nil {
+		eng.Histogram().Each(func(upper time.Duration, n uint64) {
+			row.hist = append(row.hist, histBin{float64(upper) / float64(time.Microsecond), n})
+		})
+	}
+	return row
+}
+
+// memSource serves an in-memory signal (benchmarks must not time the disk).
+type memSource struct {
+	x    [][]float32
+	pos  int
+	spec stream.Spec
+}
+
+func (s *memSource) Spec() stream.Spec { return s.spec }
+func (s *memSource) ReadFrames(dst [][]float32) (int, error) {
+	n := min(len(dst[0]), len(s.x[0])-s.pos)
+	for c := range dst {
+		copy(dst[c][:n], s.x[c][s.pos:s.pos+n])
+	}
+	s.pos += n
+	if s.pos == len(s.x[0]) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+type discardSink struct{}
+
+func (discardSink) WriteFrames(src [][]float32) (int, error) { return len(src[0]), nil }
+func (discardSink) Close() error                             { return nil }
+
+func printBench(w io.Writer, rows []benchRow) {
+	var errs []string
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ch×src\tmethod\twindow\tlatency ms\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tRTF\theadroom\tallocs\tGC\tlate\t")
+	for _, r := range rows {
+		m := r.Method
+		if r.Update != "" && r.Method != "ica" {
+			m += " " + r.Update
+		}
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%d×%d\t%s\t%s\t(unavailable)\t\t\t\t\t\t\t\t\t\t\n", r.Channels, r.Sources, m, r.Window)
+			errs = append(errs, fmt.Sprintf("%d×%d %s %s: %s", r.Channels, r.Sources, m, r.Window, r.Error))
+			continue
+		}
+		fmt.Fprintf(tw, "%d×%d\t%s\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.4f\t%.0fx\t%d\t%d\t%d\t\n",
+			r.Channels, r.Sources, m, r.Window, r.LatencyMs, r.P50Us, r.P99Us, r.P999Us, r.MaxUs, r.RTF, r.Headroom, r.Allocs, r.GCCycles, r.Late)
+	}
+	tw.Flush()
+	for _, e := range errs {
+		fmt.Fprintf(w, "unavailable: %s\n", e)
+	}
+	fmt.Fprintln(w, "\n(file mode: per-hop processing time on this machine; headroom = hop period / p99.9;\n allocs and GC cycles are process-wide during the steady-state run)")
+}
+
+func machineDescription() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				if i := strings.Index(l, ":"); i >= 0 {
+					cpu = strings.TrimSpace(l[i+1:])
+				}
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores", cpu, numCPU())
+}
+
+// benchPlots draws the histograms, RTF vs channels and the latency
+// breakdown.
+func benchPlots(dir string, rows []benchRow) error {
+	var ok []benchRow
+	for _, r := range rows {
+		if r.Error == "" {
+			ok = append(ok, r)
+		}
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+	// Processing-time histograms, one panel per configuration.
+	var panels []*plot.Plot
+	for _, r := range ok {
+		p := plot.New()
+		p.Title.Text = r.benchConfig.String()
+		p.X.Label.Text = "per-hop processing time (µs, log)"
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Label.Text = "hops"
+		pts := make(plotter.XYs, 0, len(r.hist))
+		for _, b := range r.hist {
+			pts = append(pts, plotter.XY{X: b.upperUs, Y: float64(b.count)})
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.StepStyle = plotter.PreStep
+		p.Add(l)
+		period := r.PeriodUs
+		ln, _ := plotter.NewLine(plotter.XYs{{X: period, Y: 0}, {X: period, Y: maxCount(r.hist)}})
+		ln.Color = plotutil.Color(1)
+		ln.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
+		p.Add(ln)
+		p.Legend.Add("hop period", ln)
+		panels = append(panels, p)
+	}
+	if err := writeFigure(filepath.Join(dir, "bench_hist.png"), panels); err != nil {
+		return err
+	}
+
+	// RTF vs channels, one line per method/window.
+	p := plot.New()
+	p.Title.Text = "real-time factor vs channels (lower is better)"
+	p.X.Label.Text = "channels"
+	p.Y.Label.Text = "RTF (log)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	series := map[string]plotter.XYs{}
+	var order []string
+	for _, r := range ok {
+		k := r.Method
+		if r.Update != "" && r.Method != "ica" {
+			k += " " + r.Update
+		}
+		k += " " + r.Window
+		if _, seen := series[k]; !seen {
+			order = append(order, k)
+		}
+		series[k] = append(series[k], plotter.XY{X: float64(r.Channels), Y: math.Max(r.RTF, 1e-6)})
+	}
+	for i, k := range order {
+		l, s, err := plotter.NewLinePoints(series[k])
+		if err != nil {
+			return err
+		}
+		l.Color, s.Color = plotutil.Color(i), plotutil.Color(i)
+		s.Shape = plotutil.Shape(i)
+		p.Add(l, s)
+		p.Legend.Add(k, l, s)
+	}
+	p.Legend.Top = true
+	p.Legend.Left = true
+	if err := p.Save(9*vg.Inch, 6*vg.Inch, filepath.Join(dir, "bench_rtf.png")); err != nil {
+		return err
+	}
+
+	// Latency breakdown: the processor's stream delay + one block of
+	// collection (together the algorithmic latency) + p99.9 processing.
+	lp := plot.New()
+	lp.Title.Text = "latency breakdown (ms): stream delay + block collection (= algorithmic) + p99.9 processing"
+	lp.Y.Label.Text = "ms"
+	alg, buf, proc := make(plotter.Values, len(ok)), make(plotter.Values, len(ok)), make(plotter.Values, len(ok))
+	names := make([]string, len(ok))
+	for i, r := range ok {
+		buf[i] = r.PeriodUs / 1000
+		alg[i] = r.LatencyMs - buf[i]
+		proc[i] = r.P999Us / 1000
+		names[i] = r.benchConfig.String()
+	}
+	w := vg.Points(10)
+	b1, err := plotter.NewBarChart(alg, w)
+	if err != nil {
+		return err
+	}
+	b2, _ := plotter.NewBarChart(buf, w)
+	b3, _ := plotter.NewBarChart(proc, w)
+	b1.Color, b2.Color, b3.Color = plotutil.Color(0), plotutil.Color(1), plotutil.Color(2)
+	b2.StackOn(b1)
+	b3.StackOn(b2)
+	lp.Add(b1, b2, b3)
+	lp.Legend.Add("stream delay", b1)
+	lp.Legend.Add("block collection", b2)
+	lp.Legend.Add("processing p99.9", b3)
+	lp.Legend.Top = true
+	lp.NominalX(names...)
+	lp.X.Tick.Label.Rotation = math.Pi / 2.5
+	lp.X.Tick.Label.XAlign = -1
+	return lp.Save(vg.Length(max(9, len(ok)/2+4))*vg.Inch, 6*vg.Inch, filepath.Join(dir, "bench_latency.png"))
+}
+
+func maxCount(h []histBin) float64 {
+	m := 0.0
+	for _, b := range h {
+		m = math.Max(m, float64(b.count))
+	}
+	return m
+}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package stream
+
+// raceEnabled: allocation assertions are skipped under -race.
+const raceEnabled = false
