@@ -310,8 +310,11 @@ func startProgress(show bool, total int64, done *atomic.Int64, stderr io.Writer)
 
 func printSeparateSummary(w io.Writer, r *stream.Report) {
 	state := "done"
-	if r.Interrupted {
+	switch {
+	case r.Interrupted:
 		state = "interrupted"
+	case r.Error != "":
+		state = "FAILED (files hold what was written before the error)"
 	}
 	fmt.Fprintf(w, "%s: %.2f s of %d-channel audio at %d Hz → %d source(s)\n", state, r.AudioSeconds, r.Channels, r.Rate, r.Sources)
 	if len(r.Outputs) > 0 {
