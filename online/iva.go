@@ -79,6 +79,11 @@ type IVAConfig struct {
 	// OutputSmooth, if > 0, smooths the demixing used for the output:
 	// D_out ← D_out + OutputSmooth·(D − D_out) per spectrum. Experimental.
 	OutputSmooth float64
+	// PriorWeight ρ0, PriorDecay D: IP uses V_i shrunk by ρ_t = ρ0·D/(D+t)
+	// towards the identity (scaled to the mean trace) or, with PriorMean,
+	// towards the mean of the V_i. Experimental.
+	PriorWeight, PriorDecay float64
+	PriorMean               bool
 	// IP2 uses the pairwise (generalised eigenvector) update for two
 	// sources. Experimental.
 	IP2 bool
@@ -195,6 +200,8 @@ type IVA struct {
 	r     []float64
 	wt    []float64 // current weight per source
 	wtOld []float64
+	rho   float64      // current shrinkage
+	vt    []complex128 // m×m×m shrunk covariances of one bin
 	x     []complex128 // n sanitised input of one bin
 
 	// scratch for the small linear algebra
@@ -278,6 +285,7 @@ func (s *IVA) Prepare(mics, bins int) (int, error) {
 	s.sb = make([]complex128, k*k)
 	s.sc = make([]complex128, k*k)
 	s.su = make([]complex128, k)
+	s.vt = make([]complex128, m*m*m)
 	s.alphaPub = make([]atomic.Uint64, m)
 	s.Reset()
 	return m, nil

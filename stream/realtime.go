@@ -554,7 +554,7 @@ func (r *Realtime) Run(ctx context.Context, alive func() bool) error {
 			continue
 		}
 		if gap := time.Duration(now - cb); gap > r.cfg.StallTimeout {
-			why := ""
+			why := " (a JACK server that went away, an unplugged device?)"
 			if alive != nil && !alive() {
 				why = "; the host stopped the stream (a JACK server that went away, an unplugged device)"
 			}

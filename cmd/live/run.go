@@ -141,15 +141,7 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 	if err := device.Init(o.jackName); err != nil {
 		return err
 	}
-	hostGone := false
-	defer func() {
-		// After a dead host, closing can hang: do not wait long.
-		if hostGone {
-			device.TerminateWithin(300 * time.Millisecond)
-		} else {
-			device.Terminate()
-		}
-	}()
+	defer device.Terminate() // a no-op after Abandon
 
 	in, out, err := pickDevices(o.in, o.out, o.channels, o.rate)
 	if err != nil {
@@ -269,18 +261,20 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 		fmt.Fprintln(stdout, header)
 		ui = startPlain(rt, stdout)
 	}
-	runErr := rt.Run(runCtx, dev.Active)
+	// No liveness probe: Pa_IsStreamActive may block on a dead JACK server.
+	runErr := rt.Run(runCtx, nil)
 	interrupted := ctx.Err() != nil
 	if ui != nil {
 		if ui.stop() {
 			interrupted = true // Ctrl-C inside the terminal UI
 		}
 	}
-	closeWait := 2 * time.Second
+	var closeErr error
 	if errors.Is(runErr, stream.ErrDeviceStalled) {
-		hostGone, closeWait = true, 300*time.Millisecond
+		dev.Abandon() // closing a dead JACK stream hangs, then aborts
+	} else {
+		closeErr = dev.Close(2 * time.Second)
 	}
-	closeErr := dev.Close(closeWait)
 
 	// Report: the device's view, the driver's, the runtime's.
 	rep := &stream.Report{Version: 1, Command: "run", Input: o.sep.in, Rate: rate, Channels: channels, Sources: m, Settings: settings}

@@ -111,7 +111,7 @@ per-epoch history (JSON) beside it.
 	fs.IntVar(&cfg.Epochs, "epochs", 0, "most epochs (default 40; early stopping usually ends sooner)")
 	fs.IntVar(&cfg.Segments, "segments", 0, "random training mixtures per epoch (default 400)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "mini-batch size (default 128)")
-	fs.Float64Var(&cfg.LearnRate, "lr", 0, "Adam learning rate (default 2e-3; halved after each epoch without improvement)")
+	fs.Float64Var(&cfg.LearnRate, "lr", 0, "Adam learning rate (default 2e-3; halved after every second epoch without improvement)")
 	fs.Float64Var(&cfg.WeightDecay, "weight-decay", 0, "decoupled weight decay (default 1e-4)")
 	fs.IntVar(&cfg.Patience, "patience", 0, "epochs without validation improvement before stopping (default 5)")
 	fs.Float64Var(&cfg.ValFraction, "val", 0, "share of each class's files held out for validation (default 0.15)")

@@ -24,6 +24,7 @@ var ErrAmbiguous = errors.New("device name is ambiguous")
 var (
 	initMu    sync.Mutex
 	initCount int
+	hostHung  atomic.Bool // a Close timed out: the host is gone
 )
 
 // Init silences ALSA's and libjack's start-up messages, names the JACK
@@ -62,6 +63,11 @@ func TerminateWithin(d time.Duration) error {
 		return nil
 	}
 	initCount--
+	if hostHung.Load() {
+		// A close already hung: Pa_Terminate would hang too (and PortAudio's
+		// JACK code asserts on a dead server). Leave it to process exit.
+		return errors.New("device: PortAudio not terminated: the host stopped answering")
+	}
 	done := make(chan error, 1)
 	go func() { done <- portaudio.Terminate() }()
 	select {
@@ -434,6 +440,9 @@ func (s *Stream) Active() bool {
 // Close stops the stream without waiting for queued output (Pa_AbortStream)
 // and closes it. It gives up waiting after timeout (a host whose server died
 // may never answer) and then reports an error; the process can still exit.
+// After a device stall, do not call Close at all: with a dead JACK server
+// PortAudio's close hangs and then aborts the process (CleanUpStream
+// asserts); Abandon says so and lets process exit clean up.
 func (s *Stream) Close(timeout time.Duration) error {
 	if !s.stopped.CompareAndSwap(false, true) {
 		return nil
@@ -453,8 +462,16 @@ func (s *Stream) Close(timeout time.Duration) error {
 		}
 		return nil
 	case <-time.After(timeout):
+		hostHung.Store(true)
 		return fmt.Errorf("device: close %s → %s: no answer from the host within %v", s.cfg.In, s.cfg.Out, timeout)
 	}
+}
+
+// Abandon gives up the stream without calling into PortAudio (see Close):
+// for a host that stopped answering. Terminate then does nothing.
+func (s *Stream) Abandon() {
+	s.stopped.Store(true)
+	hostHung.Store(true)
 }
 
 // Config is the configuration the stream was opened with.

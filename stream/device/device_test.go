@@ -38,6 +38,17 @@ func jack(t *testing.T) (in, out device.Info) {
 	return in, out
 }
 
+// noRace skips tests that open a stream under -race: the binding's
+// OpenStream does pointer arithmetic that checkptr (on with -race) rejects
+// ("pointer arithmetic computed bad pointer value"). ./dev.sh test runs
+// these tests again without -race.
+func noRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("portaudio.OpenStream trips checkptr under -race; run without -race (./dev.sh test does)")
+	}
+}
+
 func TestListAndFind(t *testing.T) {
 	in, _ := jack(t)
 	apis, err := device.HostAPIs()
@@ -151,6 +162,7 @@ func ourPorts(t *testing.T, name string) (in, out string) {
 // round trip must be exactly L + D + P, i.e. the algorithmic latency plus
 // whole JACK periods — nothing hidden, nothing drifting.
 func TestLoopbackRoundTrip(t *testing.T) {
+	noRace(t)
 	in, out := jack(t)
 	for _, c := range []struct {
 		name string
@@ -160,63 +172,88 @@ func TestLoopbackRoundTrip(t *testing.T) {
 		{"sqrt-hann 1024/256", func() (stft.Config, error) { return stft.New(1024, 256), nil }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := c.cfg()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sp, err := stream.NewSpectral(cfg, online.Passthrough{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rate := int(in.DefaultRate)
-			p := &impulseProc{Processor: sp, at: int64(rate / 4)}
-			eng, err := stream.NewEngine(p, stream.EngineConfig{Spec: stream.Spec{Rate: stream.Rate(rate), Channels: 1, MaxFrames: cfg.Hop}, RingFrames: 1 << 14})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt, err := stream.NewRealtime(eng, stream.RealtimeConfig{InChannels: 1, OutChannels: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			dev, err := device.Open(device.Config{In: in, Out: out, InChannels: 1, OutChannels: 1, Rate: float64(rate), LowLatency: true},
-				func(in, out []float32, _ device.Status) { rt.Callback(in, out) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dev.Close(2 * time.Second)
-			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-			defer cancel()
-			runErr := make(chan error, 1)
-			go func() { runErr <- rt.Run(ctx, dev.Active) }()
-			if err := dev.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Only our own output may reach our input. PortAudio numbers
-			// ports per stream, so look them up.
-			pin, pout := ourPorts(t, device.JACKClientName())
-			exec.Command("jack_disconnect", "system:capture_1", pin).Run()
-			jackCmd(t, "jack_connect", pout, pin)
-			if err := <-runErr; err != nil {
-				t.Fatal(err)
-			}
-			s := rt.Stats()
-			a := p.arrivals()
-			lat := sp.Latency()
-			want := int64(lat) + s.PrimeFrames + s.PeriodFrames
-			if len(a) < 2 {
-				t.Fatalf("impulse came back %d times (%v); stats %+v", len(a), a, s)
-			}
-			rt1, rt2 := a[0]-p.at, a[1]-a[0]
-			t.Logf("round trip %d frames (%.2f ms) = algorithmic %d + priming %d + JACK loop %d (= L + %d JACK periods of %d); second lap %d; %d normal blocks, %d passed, %d dropped, %d underrun frames",
-				rt1, 1000*float64(rt1)/float64(rate), lat, s.PrimeFrames, s.PeriodFrames, (s.PrimeFrames+s.PeriodFrames)/s.PeriodFrames, s.PeriodFrames, rt2, s.Normal, s.Passed, s.Dropped, s.UnderrunFrames)
-			if rt1 != want || rt2 != want {
-				t.Fatalf("round trip %d then %d frames; want exactly L + D + P = %d + %d + %d = %d", rt1, rt2, lat, s.PrimeFrames, s.PeriodFrames, want)
-			}
-			if s.PrimeFrames%s.PeriodFrames != 0 && cfg.Hop <= int(s.PeriodFrames) && int(s.PeriodFrames)%cfg.Hop == 0 {
-				t.Fatalf("priming %d is not a whole number of periods of %d", s.PrimeFrames, s.PeriodFrames)
+			// A measurement during which the machine made the driver pass
+			// through, drop or underrun (another process hogging the CPU) is
+			// repeated: the exact figure is asserted on a clean run.
+			for attempt := 1; ; attempt++ {
+				clean, s := measureLoop(t, c.cfg, in, out)
+				if clean {
+					if s.PrimeFrames%s.PeriodFrames != 0 {
+						t.Fatalf("priming %d is not a whole number of periods of %d", s.PrimeFrames, s.PeriodFrames)
+					}
+					return
+				}
+				if attempt == 3 {
+					t.Fatal("three loopback runs disturbed by late blocks; cannot measure")
+				}
 			}
 		})
 	}
+}
+
+// measureLoop runs one loopback measurement; it fails the test on a wrong
+// round trip measured without disturbance, and reports whether the run was
+// undisturbed.
+func measureLoop(t *testing.T, mk func() (stft.Config, error), in, out device.Info) (bool, stream.RealtimeStats) {
+	t.Helper()
+	cfg, err := mk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := stream.NewSpectral(cfg, online.Passthrough{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := int(in.DefaultRate)
+	p := &impulseProc{Processor: sp, at: int64(rate / 4)}
+	eng, err := stream.NewEngine(p, stream.EngineConfig{Spec: stream.Spec{Rate: stream.Rate(rate), Channels: 1, MaxFrames: cfg.Hop}, RingFrames: 1 << 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := stream.NewRealtime(eng, stream.RealtimeConfig{InChannels: 1, OutChannels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := device.Open(device.Config{In: in, Out: out, InChannels: 1, OutChannels: 1, Rate: float64(rate), LowLatency: true},
+		func(in, out []float32, _ device.Status) { rt.Callback(in, out) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close(2 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- rt.Run(ctx, dev.Active) }()
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Only our own output may reach our input. PortAudio numbers
+	// ports per stream, so look them up.
+	pin, pout := ourPorts(t, device.JACKClientName())
+	exec.Command("jack_disconnect", "system:capture_1", pin).Run()
+	jackCmd(t, "jack_connect", pout, pin)
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	s := rt.Stats()
+	a := p.arrivals()
+	lat := sp.Latency()
+	want := int64(lat) + s.PrimeFrames + s.PeriodFrames
+	if len(a) < 2 {
+		t.Fatalf("impulse came back %d times (%v); stats %+v", len(a), a, s)
+	}
+	rt1, rt2 := a[0]-p.at, a[1]-a[0]
+	t.Logf("round trip %d frames (%.2f ms) = algorithmic %d + priming %d + JACK loop %d (= L + %d JACK periods of %d); second lap %d; %d normal blocks, %d passed, %d dropped, %d underrun frames",
+		rt1, 1000*float64(rt1)/float64(rate), lat, s.PrimeFrames, s.PeriodFrames, (s.PrimeFrames+s.PeriodFrames)/s.PeriodFrames, s.PeriodFrames, rt2, s.Normal, s.Passed, s.Dropped, s.UnderrunFrames)
+	disturbed := s.Passed+s.Dropped+s.UnderrunFrames > 0
+	if disturbed && (rt1 != want || rt2 != want) {
+		t.Logf("disturbed run (late blocks); measuring again")
+		return false, s
+	}
+	if rt1 != want || rt2 != want {
+		t.Fatalf("round trip %d then %d frames; want exactly L + D + P = %d + %d + %d = %d", rt1, rt2, lat, s.PrimeFrames, s.PeriodFrames, want)
+	}
+	return true, s
 }
 
 // The device callback wrapper itself (counting and dispatch) allocates
