@@ -357,6 +357,11 @@ func (s *IVA) auxStep() {
 	m := s.m
 	lam := s.forget()
 	g := 1 - lam
+	s.rho = 0
+	if s.cfg.PriorWeight > 0 {
+		tt := float64(s.t - s.subWarm)
+		s.rho = s.cfg.PriorWeight * s.cfg.PriorDecay / (s.cfg.PriorDecay + tt)
+	}
 	iters := s.cfg.Iterations
 	dsum := 0.0
 	for it := 0; it < iters; it++ {
@@ -372,7 +377,7 @@ func (s *IVA) auxStep() {
 			for i := 0; i < m; i++ {
 				v := s.v[(f*m+i)*m*m : (f*m+i+1)*m*m]
 				if it == 0 {
-					if real(v[0]) == 0 {
+					if s.cfg.PriorWeight == 0 && real(v[0]) == 0 {
 						// First data in this bin: start from an isotropic
 						// prior with this spectrum's power, so V is full
 						// rank from the start and early IP steps are tame.
@@ -444,6 +449,45 @@ func (s *IVA) ipBin(f int) (float64, bool) {
 	m := s.m
 	w := s.w[f*m*m : (f+1)*m*m]
 	vs := s.v[f*m*m*m : (f+1)*m*m*m]
+	if rho := s.rho; rho > 0 {
+		// Shrink the weighted covariances towards a common target: their
+		// mean (PriorMean) or the identity scaled to their mean trace.
+		vt := s.vt
+		mean := s.sc[:m*m]
+		clear(mean)
+		tr := 0.0
+		for i := 0; i < m; i++ {
+			v := vs[i*m*m : (i+1)*m*m]
+			for k := range mean {
+				mean[k] += v[k]
+			}
+		}
+		for k := 0; k < m; k++ {
+			tr += real(mean[k*m+k])
+		}
+		inv := 1 / float64(m)
+		for k := range mean {
+			mean[k] *= complex(inv, 0)
+		}
+		if !s.cfg.PriorMean {
+			clear(mean)
+			for k := 0; k < m; k++ {
+				mean[k*m+k] = complex(tr*inv*inv, 0)
+			}
+		}
+		a, b := complex(1-rho, 0), complex(rho, 0)
+		if !s.cfg.PriorMean {
+			a = 1
+		}
+		for i := 0; i < m; i++ {
+			v := vs[i*m*m : (i+1)*m*m]
+			o := vt[i*m*m : (i+1)*m*m]
+			for k := range o {
+				o[k] = a*v[k] + b*mean[k]
+			}
+		}
+		vs = vt
+	}
 	if m == 2 && s.cfg.IP2 {
 		if d, ok := ip2(w, vs); ok {
 			return d, true
@@ -579,10 +623,7 @@ func (s *IVA) output(dst, mix [][]complex128) {
 			}
 			if s.dout != nil {
 				d := s.dout[(f*m+i)*n : (f*m+i+1)*n]
-				b := s.cfg.OutputSmooth
-				if s.t <= 1 {
-					b = 1
-				}
+				b := math.Max(s.cfg.OutputSmooth, 1/(1+OSRate*float64(s.t)))
 				cb := complex(b, 0)
 				var o complex128
 				for c := 0; c < n; c++ {
@@ -687,3 +728,5 @@ func ip2(w, vs []complex128) (float64, bool) {
 	}
 	return dn / wn, true
 }
+
+var OSRate = 0.1

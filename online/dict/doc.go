@@ -1,0 +1,107 @@
+// Package dict is livesep's dictionary autoencoder: one small autoencoder
+// per source class (speech, music, noise, …) whose decoder is that class's
+// generative dictionary of spectra. It trains models (Train), stores them
+// in a versioned, checksummed file (Model.Save, Load, Parse; a default
+// model is embedded: Default), and separates with them in real time:
+//
+//   - Separator: single-channel separation into the model's classes
+//     (`live separate --method dict`), reading mic 1;
+//   - PostFilter: a dictionary post-filter behind another separator, e.g.
+//     online.IVA (`--method iva+dict`), that removes residual crosstalk and
+//     names each output's class (Labels).
+//
+// Both are stream.Separators: wrap them with
+// stream.NewSpectral(model.STFT(), sep).
+//
+// # Model
+//
+// Features (frontend.go), per STFT spectrum X_t of Size bins:
+//
+//	b_j  = Σ_f w_jf |X_f| / Σ_f w_jf      Bands mel-spaced triangles (≥ 1 bin apart)
+//	L_t  = running mean of mean_j b_j     (bias-corrected EMA, LevelFrames)
+//	X̄_j  = b_j / (L_t + EpsAbs)           level-free bands
+//	u_t  = [log(X̄_{t−d} + EpsRel) : d ∈ Lags]   encoder input
+//
+// Class k has an encoder E_k (MLP, linear output: the latent code h_k) and
+// a decoder D_k (MLP ending in softplus, so its output is non-negative):
+// c_k = D_k(h_k) is the square-root-compressed band magnitude of class k,
+// Ŝ_k = c_k² its band magnitude (in units of L_t).
+//
+// # Training
+//
+// Random mixtures are synthesised from the classes' files at every epoch
+// (Train): each excerpt gets a random gain (±GainDB), speed (±Speed), a
+// smooth random EQ (±EQDB) and, with probability Reverb, a synthetic room
+// response; mixtures hold one class (share Single) or two and more. The
+// mixture's features are the input and each class's own (reverberant)
+// component is its autoencoder's target, so D_k(E_k(mixture)) learns to
+// reconstruct class k out of a mixture:
+//
+//	ℓ = (1−λ)·(1/K)·Σ_k (c_k − t_k)² + λ·(1/K)·Σ_k (c_k·√(X̄/Σ_i c_i²) − t_k)²,
+//	t_k = √(S̄_k)
+//
+// (λ = MaskLoss; the second term scores the soft mask the classes make
+// together). Mini-batch backprop (gonum mat) with AdamW (decoupled weight
+// decay), a learning rate halved after every second epoch without validation
+// improvement, and early stopping on the loss of fixed validation mixtures
+// made from held-out files; the best epoch's weights are kept. Everything
+// random is drawn from one seeded PCG, and gonum's parallel matrix products
+// split work by position, so a seed gives the same model bytes on every run
+// (TestTrainDeterministic). The inference step size and mask power are
+// then chosen on the validation mixtures by running the real streaming
+// fitter (calibrate).
+//
+// # Separation
+//
+// Per spectrum (infer.go) the codes start from the encoders and from the
+// previous spectrum's fit (h_k = E_k(u_t) + Carry·(h*_{k,t−1} − E_k(u_{t−1})))
+// and take gradient steps on
+//
+//	J(h) = Σ_j (√(X̄_j+δ) − √(Σ_k Ŝ_kj + δ))²
+//
+// through the decoders — the sum is formed where sources add (magnitudes),
+// the error is measured where it is perceptually even (compressed) — with
+// backtracking (a step that raises J is undone and halved), until MaxSteps
+// or the time budget. The fitted Ŝ_k give band masks
+// M_k = Ŝ_k^p / Σ_i Ŝ_i^p, interpolated to bins by the same triangles and
+// applied to the complex spectrum.
+//
+// With fewer outputs M than classes all classes are fitted and the M with
+// the largest running energy are written (a class replaces a written one
+// when it is 3 dB stronger). PostFilter fits all classes on each inner
+// output i, keeps running class energies π_ik on it, labels it with the
+// leading class (confidence = its share) and applies that class's mask
+// (PostHard) or Σ_k π_ik M_ik (PostSoft).
+//
+// # Real-time contract
+//
+// NewSeparator/NewPostFilter check the configuration, Prepare allocates
+// everything; Separate does not allocate, lock or block (AllocsPerRun
+// tests). Inference runs plain float32 loops over preallocated slices, no
+// gonum. NaN/Inf input bins are output as 0, counted, and reported by the
+// sticky Err until Reset. With a budget (SetBudget or Config.Budget) the
+// latent loop checks time.Now() after each step and stops when one more
+// step of the mean cost so far would pass the deadline; the encoder warm
+// start alone is the floor. Stats counts spectra, steps and cut spectra.
+//
+// # Concurrency
+//
+// A Separator or PostFilter is used by one goroutine (the engine's).
+// SetBudget, Stats, Labels and LabelsTo read and write atomics only and may
+// be called from any goroutine at any time. A Model is immutable and may be
+// shared by any number of separators.
+//
+// # Latency
+//
+// None beyond the STFT's: the mask for spectrum t is computed from spectra
+// up to t. (Because the mask depends on the spectrum it is applied to, an
+// input change can alter output frames up to Size−1 frames before the one
+// it reaches at the stated latency — still causal, see checkContract.)
+//
+// # Why hand-written
+//
+// The hot path needs allocation-free, lock-free dense layers of a few
+// hundred units: gonum mat allocates on aliasing, takes pool workspace and
+// may start goroutines, so inference uses its own float32 loops (net.go)
+// and gonum only in training and as the test oracle.
+package dict

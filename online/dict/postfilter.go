@@ -1,0 +1,247 @@
+package dict
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/livesep/livesep/stream"
+)
+
+// PostMode selects how PostFilter turns the class masks of an output into
+// the one mask it applies to that output.
+type PostMode int
+
+const (
+	// PostHard applies the mask of the output's label: the class with the
+	// largest running energy share on that output. The default.
+	PostHard PostMode = iota
+	// PostSoft applies Σ_k π_k·M_k, the class masks weighted by the
+	// output's running class shares π: a confident label acts like
+	// PostHard, an undecided one leaves the output nearly untouched.
+	PostSoft
+)
+
+func (p PostMode) String() string {
+	switch p {
+	case PostHard:
+		return "hard"
+	case PostSoft:
+		return "soft"
+	}
+	return fmt.Sprintf("PostMode(%d)", int(p))
+}
+
+// PostFilterConfig configures PostFilter. The zero value of every field
+// selects its default; the latent-fit fields mean what they mean in
+// SeparatorConfig.
+type PostFilterConfig struct {
+	MaxSteps    int           // default 4; negative: none
+	StepSize    float64       // default: the model's
+	MaskPower   float64       // default: the model's
+	Carry       float64       // default 0.5; negative: none
+	Budget      time.Duration // for the dictionary part of one Separate call; 0: none
+	LabelFrames float64       // default 125 spectra
+	Mode        PostMode      // default PostHard
+	// Floor is the smallest gain the post-filter applies, in [0, 1):
+	// the applied mask is Floor + (1−Floor)·M. Default 0; a floor trades
+	// crosstalk removal for fewer artefacts.
+	Floor float64
+}
+
+// PostFilter is a stream.Separator that runs an inner separator (IVA) and
+// then cleans each of its outputs with the dictionary: for output i it fits
+// all classes to that output alone, keeps a running share π_ik of each
+// class's energy on it, labels it with the leading class, and applies that
+// class's mask (or the share-weighted mix of masks, PostSoft) to output i,
+// removing what the inner separator left of the other classes.
+type PostFilter struct {
+	inner   stream.Separator
+	m       *Model
+	cfg     PostFilterConfig
+	scfg    SeparatorConfig
+	fits    []*fitter
+	tmp     [][]complex128
+	avgE    [][]float64 // [output][class] running energies
+	beta    float64
+	mask    []float32 // band mask of one output
+	binMask []float32
+	bins    int
+	budget  atomic.Int64
+	labels  []labelSlot
+	cnt     counters
+	errs    sticky
+}
+
+// NewPostFilter wraps inner (which must not be nil) with the model's
+// post-filter. Prepare allocates.
+func NewPostFilter(inner stream.Separator, m *Model, cfg PostFilterConfig) (*PostFilter, error) {
+	if inner == nil || m == nil {
+		return nil, errors.New("dict: NewPostFilter: nil inner separator or model")
+	}
+	if cfg.Mode != PostHard && cfg.Mode != PostSoft {
+		return nil, fmt.Errorf("dict: unknown post-filter mode %d", int(cfg.Mode))
+	}
+	if !(cfg.Floor >= 0 && cfg.Floor < 1) {
+		return nil, fmt.Errorf("dict: post-filter floor %v not in [0, 1)", cfg.Floor)
+	}
+	sc := SeparatorConfig{
+		MaxSteps: cfg.MaxSteps, StepSize: cfg.StepSize, MaskPower: cfg.MaskPower,
+		Carry: cfg.Carry, Budget: cfg.Budget, LabelFrames: cfg.LabelFrames,
+	}
+	if err := sc.fill(m); err != nil {
+		return nil, err
+	}
+	p := &PostFilter{inner: inner, m: m, cfg: cfg, scfg: sc}
+	p.budget.Store(int64(cfg.Budget))
+	return p, nil
+}
+
+// Inner returns the wrapped separator (e.g. to read its own counters).
+func (p *PostFilter) Inner() stream.Separator { return p.inner }
+
+// Prepare implements stream.Separator: it prepares the inner separator and
+// one dictionary fit per inner output.
+func (p *PostFilter) Prepare(mics, bins int) (int, error) {
+	if err := checkBins(p.m, bins); err != nil {
+		return 0, err
+	}
+	n, err := p.inner.Prepare(mics, bins)
+	if err != nil {
+		return 0, err
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("dict: inner separator gives %d outputs", n)
+	}
+	K := len(p.m.hdr.Classes)
+	p.bins = bins
+	p.fits = make([]*fitter, n)
+	p.tmp = make([][]complex128, n)
+	p.avgE = make([][]float64, n)
+	for i := range p.fits {
+		p.fits[i] = newFitter(p.m, &p.scfg)
+		p.tmp[i] = make([]complex128, bins)
+		p.avgE[i] = make([]float64, K)
+	}
+	p.mask = make([]float32, p.m.hdr.Bands)
+	p.binMask = make([]float32, bins)
+	p.labels = make([]labelSlot, n)
+	p.beta = math.Exp(-1 / p.scfg.LabelFrames)
+	p.Reset()
+	return n, nil
+}
+
+// Reset implements stream.Separator (and resets the inner separator).
+func (p *PostFilter) Reset() {
+	if p.fits == nil {
+		return
+	}
+	p.inner.Reset()
+	for i, f := range p.fits {
+		f.reset()
+		clear(p.avgE[i])
+		p.labels[i].set(0, 0)
+	}
+	p.cnt.reset()
+	p.errs.reset()
+}
+
+// Err implements stream.Separator: the inner separator's error, else the
+// first NaN/Inf the post-filter saw.
+func (p *PostFilter) Err() error {
+	if err := p.inner.Err(); err != nil {
+		return err
+	}
+	return p.errs.err()
+}
+
+// SetBudget sets the time the dictionary part of one Separate call may
+// spend on latent steps, shared by the outputs; 0 removes the limit. Any
+// goroutine may call it.
+func (p *PostFilter) SetBudget(d time.Duration) { p.budget.Store(int64(max(d, 0))) }
+
+// Stats returns the step counters, summed over outputs (Spectra counts
+// spectra × outputs); safe from any goroutine.
+func (p *PostFilter) Stats() Stats { return p.cnt.stats() }
+
+// Labels returns the class of every output with its confidence (the
+// class's running share of the output's energy). It allocates the result;
+// LabelsTo does not.
+func (p *PostFilter) Labels() []Label { return p.LabelsTo(nil) }
+
+// LabelsTo writes the labels to dst (grown if short) and returns it. It
+// reads atomics only, so any goroutine may call it while Separate runs.
+func (p *PostFilter) LabelsTo(dst []Label) []Label {
+	return labelsTo(dst, p.labels, p.m.hdr.Classes)
+}
+
+// Separate implements stream.Separator.
+func (p *PostFilter) Separate(dst, mix [][]complex128) {
+	if len(dst) != len(p.fits) {
+		panic("dict: PostFilter.Separate: dst count does not match Prepare")
+	}
+	p.inner.Separate(p.tmp, mix)
+	budget := time.Duration(p.budget.Load())
+	var end time.Time
+	if budget > 0 {
+		end = time.Now().Add(budget)
+	}
+	n := len(p.fits)
+	for i, f := range p.fits {
+		var dl time.Time
+		if budget > 0 {
+			now := time.Now()
+			dl = now.Add(end.Sub(now) / time.Duration(n-i))
+		}
+		y := p.tmp[i]
+		if !f.run(y, dl) {
+			p.errs.event(&errNonFinite)
+		}
+		p.cnt.add(f)
+		// Running class energies on this output → shares and label.
+		var total float64
+		best := 0
+		for k, e := range f.energy {
+			p.avgE[i][k] = p.beta*p.avgE[i][k] + (1-p.beta)*e
+			total += p.avgE[i][k]
+			if p.avgE[i][k] > p.avgE[i][best] {
+				best = k
+			}
+		}
+		conf := 0.0
+		if total > 0 {
+			conf = p.avgE[i][best] / total
+		}
+		p.labels[i].set(best, conf)
+		switch p.cfg.Mode {
+		case PostHard:
+			copy(p.mask, f.mask[best])
+		case PostSoft:
+			clear(p.mask)
+			if total > 0 {
+				for k, mk := range f.mask {
+					w := float32(p.avgE[i][k] / total)
+					for j, v := range mk {
+						p.mask[j] += w * v
+					}
+				}
+			} else {
+				for j := range p.mask {
+					p.mask[j] = 1
+				}
+			}
+		}
+		if fl := float32(p.cfg.Floor); fl > 0 {
+			for j, v := range p.mask {
+				p.mask[j] = fl + (1-fl)*v
+			}
+		}
+		if len(dst[i]) != p.bins {
+			panic("dict: PostFilter.Separate: dst length does not match Prepare")
+		}
+		p.m.bm.interp(p.binMask, p.mask)
+		applyMask(dst[i], y, p.binMask)
+	}
+}

@@ -1,0 +1,127 @@
+package dict
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/livesep/livesep/stream/wav"
+)
+
+// TestTrainDeterministic: the same files, settings and seed give the same
+// model bytes; another seed gives other bytes.
+func TestTrainDeterministic(t *testing.T) {
+	tinyModel(t)
+	dir := t.TempDir()
+	classes := synFiles(t, dir)
+	m, _, err := Train(context.Background(), classes, tinyConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := m.MarshalBinary()
+	if !bytes.Equal(b, tiny.bytes) {
+		t.Fatal("a second training run with the same seed gave different model bytes")
+	}
+	cfg := tinyConfig()
+	cfg.Seed = 4
+	m2, _, err := Train(context.Background(), classes, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := m2.MarshalBinary()
+	if bytes.Equal(b, b2) {
+		t.Error("seeds 3 and 4 gave the same model")
+	}
+}
+
+// TestTrainHistory: the loss falls, the best epoch is kept, the held-out
+// mixtures are separated, and the calibration grid is recorded.
+func TestTrainHistory(t *testing.T) {
+	m := tinyModel(t)
+	h := tiny.hist
+	if len(h.Epochs) == 0 || h.Stopping == "" {
+		t.Fatalf("history %+v", h)
+	}
+	first, last := h.Epochs[0], h.Epochs[len(h.Epochs)-1]
+	if !(last.TrainLoss < first.TrainLoss) {
+		t.Errorf("training loss %.4g → %.4g; want lower", first.TrainLoss, last.TrainLoss)
+	}
+	ti := m.Header().Train
+	best := h.Epochs[ti.BestEpoch-1]
+	if !best.Best || abs(best.ValLoss-ti.ValLoss) > 1e-6 {
+		t.Errorf("best epoch %d: %+v vs header %+v", ti.BestEpoch, best, ti)
+	}
+	for _, e := range h.Epochs {
+		if e.ValLoss < best.ValLoss*(1-1e-3) {
+			t.Errorf("epoch %d has validation loss %.5g below the kept epoch's %.5g", e.Epoch, e.ValLoss, best.ValLoss)
+		}
+	}
+	// Measured ≈ 12 dB of mask SNR gain on held-out tone+hiss mixtures.
+	if ti.ValGainDB < 8 {
+		t.Errorf("validation mask gain %.2f dB; want ≥ 8", ti.ValGainDB)
+	}
+	if len(h.Calib) != 1 || !h.Calib[0].Chosen {
+		t.Errorf("calibration %+v; want the one given point chosen", h.Calib)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestTrainErrors(t *testing.T) {
+	dir := t.TempDir()
+	classes := synFiles(t, dir)
+	odd := filepath.Join(dir, "odd.wav")
+	if err := wav.WriteFile(odd, 8000, wav.PCM16, [][]float32{make([]float32, 8000)}); err != nil {
+		t.Fatal(err)
+	}
+	silent := filepath.Join(dir, "silent.wav")
+	if err := wav.WriteFile(silent, synRate, wav.PCM16, [][]float32{make([]float32, synRate)}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		classes []ClassFiles
+		want    string
+	}{
+		{"rate", []ClassFiles{classes[0], {Class: "x", Files: []string{odd}}}, "odd.wav is at 8000 Hz"},
+		{"silent", []ClassFiles{classes[0], {Class: "x", Files: []string{silent}}}, "silent.wav is silent"},
+		{"missing", []ClassFiles{{Class: "x", Files: []string{filepath.Join(dir, "nope.wav")}}}, "nope.wav"},
+		{"duplicate", []ClassFiles{classes[0], classes[0]}, "given twice"},
+		{"empty", []ClassFiles{{Class: "x"}}, "has no files"},
+		{"none", nil, "no classes"},
+	}
+	for _, c := range cases {
+		_, _, err := Train(context.Background(), c.classes, tinyConfig(), nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want %q", c.name, err, c.want)
+		}
+	}
+	cfg := tinyConfig()
+	cfg.Hop = 100
+	if _, _, err := Train(context.Background(), classes, cfg, nil); err == nil {
+		t.Error("hop 100 with window 256 accepted")
+	}
+}
+
+func TestTrainCancel(t *testing.T) {
+	dir := t.TempDir()
+	classes := synFiles(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, _, err := Train(ctx, classes, tinyConfig(), func(p Progress) {
+		if n++; n == 3 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v; want context.Canceled", err)
+	}
+}
