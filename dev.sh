@@ -119,8 +119,7 @@ build)
 demo)
 	deps
 	go build -o bin/live ./cmd/live
-	# Until `live demo` ships, the main job is separate on a shared mixture.
-	bin/live separate --in ../shared/data/dev/mixtures/dev_sim030_2x4/mix.wav --out out/demo --method none "${@:2}"
+	bin/live demo --out out/demo "${@:2}"
 	;;
 test)
 	deps

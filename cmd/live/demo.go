@@ -89,7 +89,11 @@ per-second SIR convergence curve).
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "true source\toutput\tSDR\tSIR\tSI-SDR\tΔSDR\tΔSIR\t")
 	for _, s := range append(res.Sources, res.Mean) {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", filepath.Base(s.Reference), filepath.Base(s.Estimate),
+		est := ""
+		if s.Estimate != "" {
+			est = filepath.Base(s.Estimate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", filepath.Base(s.Reference), est,
 			s.SDR, s.SIR, s.SISDR, s.Improvement.SDR, s.Improvement.SIR)
 	}
 	tw.Flush()

@@ -79,6 +79,7 @@ func sirCurvePlot(ws *WindowScores) (*plot.Plot, error) {
 	p.X.Label.Text = "time (s)"
 	p.Y.Label.Text = "SIR (dB)"
 	p.Legend.Top = true
+	p.Legend.Left = true
 	for j := range ws.SIR {
 		pts := make(plotter.XYs, 0, len(ws.StartS))
 		mix := make(plotter.XYs, 0, len(ws.StartS))
@@ -100,7 +101,7 @@ func sirCurvePlot(ws *WindowScores) (*plot.Plot, error) {
 		l.Color = plotutil.Color(j)
 		s.Color = plotutil.Color(j)
 		p.Add(l, s)
-		p.Legend.Add(fmt.Sprintf("source %d", j+1), l)
+		p.Legend.Add(fmt.Sprintf("true source %d", j+1), l)
 		if len(mix) > 0 {
 			m, err := plotter.NewLine(mix)
 			if err != nil {
