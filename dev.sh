@@ -104,7 +104,7 @@ test_suite() {
 	# Allocation assertions are skipped under -race, and so are the tests
 	# that open a PortAudio stream (the binding trips checkptr): run them
 	# without it.
-	go test -count=1 -run 'Allocs|Loopback' ./...
+	go test -count=1 -run 'Allocs|Loopback|LongRun' ./...
 }
 
 case "${1:-}" in
