@@ -38,57 +38,6 @@ func mulTo(dst, a, b []complex128, r, k, c int) {
 	}
 }
 
-// solveTo solves a·x = b for x (a is n×n, overwritten by its LU factors;
-// b has length n and is overwritten by x). It uses partial pivoting and
-// reports false if a pivot is below tiny·scale, where scale is the largest
-// absolute entry of a; the content of a and b is then undefined.
-func solveTo(a, b []complex128, n int, tiny float64) bool {
-	scale := 0.0
-	for _, v := range a[:n*n] {
-		scale = math.Max(scale, abs2(v))
-	}
-	if !(scale > 0) || math.IsInf(scale, 0) {
-		return false
-	}
-	lim := tiny * tiny * scale
-	for k := 0; k < n; k++ {
-		p, best := k, abs2(a[k*n+k])
-		for i := k + 1; i < n; i++ {
-			if v := abs2(a[i*n+k]); v > best {
-				p, best = i, v
-			}
-		}
-		if !(best > lim) {
-			return false
-		}
-		if p != k {
-			for j := 0; j < n; j++ {
-				a[k*n+j], a[p*n+j] = a[p*n+j], a[k*n+j]
-			}
-			b[k], b[p] = b[p], b[k]
-		}
-		inv := 1 / a[k*n+k]
-		for i := k + 1; i < n; i++ {
-			f := a[i*n+k] * inv
-			if f == 0 {
-				continue
-			}
-			for j := k + 1; j < n; j++ {
-				a[i*n+j] -= f * a[k*n+j]
-			}
-			b[i] -= f * b[k]
-		}
-	}
-	for k := n - 1; k >= 0; k-- {
-		s := b[k]
-		for j := k + 1; j < n; j++ {
-			s -= a[k*n+j] * b[j]
-		}
-		b[k] = s / a[k*n+k]
-	}
-	return true
-}
-
 // invertTo sets inv = a⁻¹ for the n×n matrix a (a is destroyed). It uses
 // Gauss–Jordan elimination with partial pivoting and reports false when a
 // pivot falls below tiny times the largest entry.
@@ -123,7 +72,7 @@ func invertTo(inv, a []complex128, n int, tiny float64) bool {
 				inv[k*n+j], inv[p*n+j] = inv[p*n+j], inv[k*n+j]
 			}
 		}
-		d := 1 / a[k*n+k]
+		d := cinv(a[k*n+k])
 		for j := 0; j < n; j++ {
 			a[k*n+j] *= d
 			inv[k*n+j] *= d
@@ -145,16 +94,54 @@ func invertTo(inv, a []complex128, n int, tiny float64) bool {
 	return true
 }
 
-// quadForm is Re(uᴴ·a·u) for the n×n Hermitian a.
-func quadForm(a, u []complex128, n int) float64 {
-	s := 0.0
-	for i := 0; i < n; i++ {
-		var t complex128
-		ai := a[i*n : i*n+n]
-		for j, v := range ai {
-			t += v * u[j]
+// cinv is 1/z by one real division (z ≠ 0; the callers check pivots first).
+// Go's complex division guards against overflow at several times the cost.
+func cinv(z complex128) complex128 {
+	d := 1 / abs2(z)
+	return complex(real(z)*d, -imag(z)*d)
+}
+
+// cholTo sets the lower triangle of l (n×n, row-major) to the Cholesky
+// factor of the Hermitian v + load·I, v = l·lᴴ, with a real positive
+// diagonal. It reads only the lower triangle of v and reports false if the
+// matrix is not numerically positive definite.
+func cholTo(l, v []complex128, n int, load float64) bool {
+	for j := 0; j < n; j++ {
+		d := real(v[j*n+j]) + load
+		for k := 0; k < j; k++ {
+			d -= abs2(l[j*n+k])
 		}
-		s += real(cconj(u[i]) * t)
+		if !(d > 0) || math.IsInf(d, 0) {
+			return false
+		}
+		ljj := math.Sqrt(d)
+		l[j*n+j] = complex(ljj, 0)
+		inv := 1 / ljj
+		for i := j + 1; i < n; i++ {
+			acc := v[i*n+j]
+			for k := 0; k < j; k++ {
+				acc -= l[i*n+k] * cconj(l[j*n+k])
+			}
+			l[i*n+j] = complex(real(acc)*inv, imag(acc)*inv)
+		}
 	}
-	return s
+	return true
+}
+
+// cholSolve solves (l·lᴴ)·x = b in place (b ← x) with the factor of cholTo.
+func cholSolve(l, b []complex128, n int) {
+	for i := 0; i < n; i++ {
+		acc := b[i]
+		for k := 0; k < i; k++ {
+			acc -= l[i*n+k] * b[k]
+		}
+		b[i] = complex(real(acc)/real(l[i*n+i]), imag(acc)/real(l[i*n+i]))
+	}
+	for i := n - 1; i >= 0; i-- {
+		acc := b[i]
+		for k := i + 1; k < n; k++ {
+			acc -= cconj(l[k*n+i]) * b[k]
+		}
+		b[i] = complex(real(acc)/real(l[i*n+i]), imag(acc)/real(l[i*n+i]))
+	}
 }

@@ -5,6 +5,9 @@ import (
 )
 
 const (
+	// binvRefresh is how often, in spectra, a bin's W⁻¹ is recomputed
+	// instead of updated.
+	binvRefresh = 16
 	// silenceGate: a spectrum whose power is below this fraction of the
 	// slow average power is separated but not learnt from (-40 dB).
 	silenceGate = 1e-4
@@ -40,12 +43,29 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 	}
 	bad := false
 	pw := 0.0
-	for _, c := range mix {
-		for _, v := range c {
-			if finite(v) {
-				pw += abs2(v)
-			} else {
-				bad = true
+	if !s.red {
+		// Scan and copy into z in one pass (z = x: no reduction).
+		n := s.n
+		z := s.z[:n*s.bins]
+		for c, row := range mix {
+			for f, v := range row {
+				if finite(v) {
+					pw += abs2(v)
+				} else {
+					bad = true
+					v = 0
+				}
+				z[f*n+c] = v
+			}
+		}
+	} else {
+		for _, c := range mix {
+			for _, v := range c {
+				if finite(v) {
+					pw += abs2(v)
+				} else {
+					bad = true
+				}
 			}
 		}
 	}
@@ -72,21 +92,21 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 		if s.power == 0 {
 			s.power = pw
 		} else {
-			s.power += (1 - s.cfg.Forget) * (pw - s.power)
+			s.power += (pw - s.power) / s.cfg.memory()
 		}
 		for i, a := range s.alpha {
 			s.alphaPub[i].Store(math.Float64bits(a))
 		}
 		s.convPub.Store(math.Float64bits(s.conv))
 	}
-	s.output(dst, mix)
+	s.output(dst)
 }
 
 // forget is λ for the t-th learnt spectrum: the memory 1/(1−λ) grows as
-// 1+Warmup·t up to its steady state 1/(1−Forget).
+// 1+Warmup·t up to its steady state Memory.
 func (s *IVA) forget() float64 {
 	mem := 1 + s.cfg.Warmup*float64(s.t-s.subWarm)
-	if steady := 1 / (1 - s.cfg.Forget); mem > steady {
+	if steady := s.cfg.memory(); mem > steady {
 		mem = steady
 	}
 	return 1 - 1/mem
@@ -99,22 +119,9 @@ func (s *IVA) reduce(mix [][]complex128, learn bool) {
 	n, m := s.n, s.m
 	x := s.x
 	if !s.red {
-		for f := 0; f < s.bins; f++ {
-			z := s.z[f*m : f*m+m]
-			for c := 0; c < n; c++ {
-				v := mix[c][f]
-				if !finite(v) {
-					v = 0
-				}
-				z[c] = v
-			}
-		}
-		return
+		return // Separate has copied x into z
 	}
-	lam := s.cfg.SubspaceForget
-	if mem := 1 + float64(s.t); mem < 1/(1-lam) {
-		lam = 1 - 1/mem
-	}
+	lam := 1 - 1/math.Min(1+float64(s.t), s.cfg.memory())
 	every := s.cfg.SubspaceEvery
 	for f := 0; f < s.bins; f++ {
 		for c := 0; c < n; c++ {
@@ -148,7 +155,10 @@ func (s *IVA) reduce(mix [][]complex128, learn bool) {
 					row[j] = complex(lam, 0)*row[j] + xi*cconj(x[j])
 				}
 			}
-			if s.t < s.subWarm || (s.t+f)%every == 0 {
+			// Refresh every spectrum at first, when the basis still moves,
+			// then every `every` spectra, staggered over the bins.
+			period := min(every, 1+s.t/8)
+			if s.t < s.subWarm || (s.t+f)%period == 0 {
 				s.refreshSubspace(f)
 			}
 		}
@@ -253,8 +263,16 @@ func (s *IVA) refreshSubspace(f int) {
 	tmp := s.sb[:m*m]
 	mulTo(tmp, w, mm, m, m, m)
 	copy(w, tmp)
-	if s.v == nil {
-		return
+	if s.binv != nil {
+		copy(tmp, w)
+		if !invertTo(s.binv[f*m*m:(f+1)*m*m], tmp, m, pivotTiny) {
+			s.event(&s.singular, &errIVASingular)
+			s.resetBin(f)
+			return
+		}
+	}
+	if s.cfg.Update != UpdateAux {
+		return // the ng average φ·yᴴ lives in output coordinates
 	}
 	nn := s.sa[:m*m]
 	for i := 0; i < m; i++ {
@@ -287,6 +305,22 @@ func (s *IVA) norms() {
 	m := s.m
 	r := s.r
 	clear(r)
+	if m == 2 {
+		// Written out: this pass runs Iterations times per spectrum.
+		ws, zs, ys := s.w[:4*s.bins], s.z[:2*s.bins], s.y[:2*s.bins]
+		r0, r1 := 0.0, 0.0
+		for f := 0; f < s.bins; f++ {
+			w := ws[4*f : 4*f+4 : 4*f+4]
+			z0, z1 := zs[2*f], zs[2*f+1]
+			y0 := w[0]*z0 + w[1]*z1
+			y1 := w[2]*z0 + w[3]*z1
+			ys[2*f], ys[2*f+1] = y0, y1
+			r0 += abs2(y0)
+			r1 += abs2(y1)
+		}
+		r[0], r[1] = math.Sqrt(r0), math.Sqrt(r1)
+		return
+	}
 	for f := 0; f < s.bins; f++ {
 		w := s.w[f*m*m : (f+1)*m*m]
 		z := s.z[f*m : f*m+m]
@@ -305,7 +339,7 @@ func (s *IVA) norms() {
 	}
 }
 
-// initAlpha sets an unset α_i to 2F/r_i, the radius at which the spherical
+// checkAlpha sets an unset α_i to 2F/r_i, the radius at which the spherical
 // logistic density in 2F real dimensions peaks, and checks the range.
 func (s *IVA) checkAlpha() {
 	twoF := 2 * float64(s.bins)
@@ -343,8 +377,7 @@ func (s *IVA) stepAlpha() {
 		if a == 0 {
 			continue
 		}
-		u := a * s.r[i]
-		g := 1 - u*math.Tanh(u/2)/twoF
+		g := a / twoF * ivaAlphaGrad(a, s.r[i], s.bins) // = 1 − αr·tanh(αr/2)/2F
 		if g < -1 {
 			g = -1 // one bad spectrum may halve α at most
 		}
@@ -357,11 +390,6 @@ func (s *IVA) auxStep() {
 	m := s.m
 	lam := s.forget()
 	g := 1 - lam
-	s.rho = 0
-	if s.cfg.PriorWeight > 0 {
-		tt := float64(s.t - s.subWarm)
-		s.rho = s.cfg.PriorWeight * s.cfg.PriorDecay / (s.cfg.PriorDecay + tt)
-	}
 	iters := s.cfg.Iterations
 	dsum := 0.0
 	for it := 0; it < iters; it++ {
@@ -372,12 +400,17 @@ func (s *IVA) auxStep() {
 		for i, a := range s.alpha {
 			s.wt[i] = logisticWeight(a, s.r[i])
 		}
+		if m == 2 {
+			dsum = s.aux2Sweep(it, lam)
+			copy(s.wtOld, s.wt)
+			continue
+		}
 		for f := 0; f < s.bins; f++ {
 			z := s.z[f*m : f*m+m]
 			for i := 0; i < m; i++ {
 				v := s.v[(f*m+i)*m*m : (f*m+i+1)*m*m]
 				if it == 0 {
-					if s.cfg.PriorWeight == 0 && real(v[0]) == 0 {
+					if real(v[0]) == 0 {
 						// First data in this bin: start from an isotropic
 						// prior with this spectrum's power, so V is full
 						// rank from the start and early IP steps are tame.
@@ -410,18 +443,128 @@ func (s *IVA) auxStep() {
 		copy(s.wtOld, s.wt)
 	}
 	s.stepAlpha()
-	s.conv += 0.02 * (dsum/float64(s.bins) - s.conv)
+	s.smoothConv(dsum / float64(s.bins))
 }
 
-// logisticWeight is G'(r)/(2r) for G(r) = −log σ'(αr): α·tanh(αr/2)/(2r),
-// with its limit α²/4 at r = 0. It decreases in r, which is what makes the
-// quadratic auxiliary function a majoriser.
-func logisticWeight(a, r float64) float64 {
-	u := a * r
-	if u < 1e-4 {
-		return a * a / 4 * (1 - u*u/12)
+// aux2Sweep is the two-source case of one auxStep iteration, written out:
+// the same update of V_1, V_2 and the same two IP1 steps as the generic
+// code, with closed-form 2×2 algebra. It returns Σ_f ‖ΔW_f‖²/‖W_f‖².
+func (s *IVA) aux2Sweep(it int, lam float64) float64 {
+	last := it == s.cfg.Iterations-1
+	g := 1 - lam
+	w0, w1 := s.wt[0], s.wt[1]
+	if it > 0 {
+		lam = 1
+		w0, w1 = w0-s.wtOld[0], w1-s.wtOld[1]
 	}
-	return a * math.Tanh(u/2) / (2 * r)
+	g0, g1 := g*w0, g*w1
+	dsum := 0.0
+	ws, vs, zs := s.w[:4*s.bins], s.v[:8*s.bins], s.z[:2*s.bins]
+	for f := 0; f < s.bins; f++ {
+		z0, z1 := zs[2*f], zs[2*f+1]
+		p00, p11 := abs2(z0), abs2(z1)
+		p01 := z0 * cconj(z1)
+		v := vs[8*f : 8*f+8 : 8*f+8]
+		if it == 0 && real(v[0]) == 0 {
+			// First data in this bin: an isotropic prior with this
+			// spectrum's power, so V is full rank from the start.
+			for i, wi := range [2]float64{s.wt[0], s.wt[1]} {
+				pr := wi * (p00 + p11) / 2
+				h := complex(wi/2, 0)
+				v[4*i] = complex(pr/2, 0) + h*complex(p00, 0)
+				v[4*i+1] = h * p01
+				v[4*i+2] = h * cconj(p01)
+				v[4*i+3] = complex(pr/2, 0) + h*complex(p11, 0)
+			}
+		} else {
+			cl := complex(lam, 0)
+			a0, a1 := complex(g0, 0), complex(g1, 0)
+			v[0] = cl*v[0] + a0*complex(p00, 0)
+			v[1] = cl*v[1] + a0*p01
+			v[2] = cconj(v[1])
+			v[3] = cl*v[3] + a0*complex(p11, 0)
+			v[4] = cl*v[4] + a1*complex(p00, 0)
+			v[5] = cl*v[5] + a1*p01
+			v[6] = cconj(v[5])
+			v[7] = cl*v[7] + a1*complex(p11, 0)
+		}
+		w := ws[4*f : 4*f+4 : 4*f+4]
+		if !s.cfg.RowWise {
+			d, ok := ip2(w, v, last)
+			if ok {
+				dsum += d
+				continue
+			}
+			// degenerate pair (V_1 ∝ V_2): one row at a time instead
+		}
+		if !last {
+			if !ip1TwoFast(w, v) {
+				s.event(&s.singular, &errIVASingular)
+				s.resetBin(f)
+			}
+			continue
+		}
+		d, ok := ip1Two(w, v)
+		if !ok {
+			s.event(&s.singular, &errIVASingular)
+			s.resetBin(f)
+			continue
+		}
+		dsum += d
+	}
+	return dsum
+}
+
+// ip1Two is ipBin's IP1 sweep for two sources in closed form. Row i of W is
+// replaced by uᴴ/√(uᴴV_iu) with (W·V_i)u = e_i, i.e. u = adj(W·V_i)e_i/det.
+// Only one row of W·V_i enters adj(W·V_i)e_i, and det(W·V_i) = det W·det V_i
+// with det V_i > 0, so the 1/det only contributes the phase of det W (the
+// norm is fixed by the normalisation): u ∝ conj(det W)·adj(W·V_i)e_i.
+func ip1Two(w, v []complex128) (float64, bool) {
+	old := [4]complex128{w[0], w[1], w[2], w[3]}
+	if !ip1TwoFast(w, v) {
+		return 0, false
+	}
+	dn, wn := 0.0, 0.0
+	for k := range old {
+		dn += abs2(w[k] - old[k])
+		wn += abs2(w[k])
+	}
+	return dn / wn, true
+}
+
+// ip1TwoFast is ip1Two without the change measure. A singular W gives
+// u = 0 and fails the norm test; a nearly singular one is repaired by the
+// update itself (and output2 checks the final W).
+func ip1TwoFast(w, v []complex128) bool {
+	for i := 0; i < 2; i++ {
+		a, b, c := real(v[4*i]), real(v[4*i+3]), v[4*i+1] // V = [a c; c* b]
+		load := loadRel * (a + b) / 2
+		a += load
+		b += load
+		detW := w[0]*w[3] - w[1]*w[2]
+		var u0, u1 complex128
+		if i == 0 {
+			// [A11, −A10] with A = W·V
+			u0 = w[2]*c + w[3]*complex(b, 0)
+			u1 = -(w[2]*complex(a, 0) + w[3]*cconj(c))
+		} else {
+			// [−A01, A00]
+			u0 = -(w[0]*c + w[1]*complex(b, 0))
+			u1 = w[0]*complex(a, 0) + w[1]*cconj(c)
+		}
+		ph := cconj(detW)
+		u0 *= ph
+		u1 *= ph
+		nq := a*abs2(u0) + b*abs2(u1) + 2*real(cconj(u0)*c*u1)
+		if !(nq > 0 && nq <= math.MaxFloat64) || !(a > 0 && b > 0) {
+			return false
+		}
+		k := 1 / math.Sqrt(nq)
+		w[2*i] = complex(real(u0)*k, -imag(u0)*k)
+		w[2*i+1] = complex(real(u1)*k, -imag(u1)*k)
+	}
+	return true
 }
 
 // rankOneUpdate sets v = lam·v + g·z·zᴴ for the m×m Hermitian v.
@@ -449,51 +592,27 @@ func (s *IVA) ipBin(f int) (float64, bool) {
 	m := s.m
 	w := s.w[f*m*m : (f+1)*m*m]
 	vs := s.v[f*m*m*m : (f+1)*m*m*m]
-	if rho := s.rho; rho > 0 {
-		// Shrink the weighted covariances towards a common target: their
-		// mean (PriorMean) or the identity scaled to their mean trace.
-		vt := s.vt
-		mean := s.sc[:m*m]
-		clear(mean)
-		tr := 0.0
-		for i := 0; i < m; i++ {
-			v := vs[i*m*m : (i+1)*m*m]
-			for k := range mean {
-				mean[k] += v[k]
+	if m == 2 {
+		if !s.cfg.RowWise {
+			if d, ok := ip2(w, vs, true); ok {
+				return d, true
 			}
 		}
-		for k := 0; k < m; k++ {
-			tr += real(mean[k*m+k])
-		}
-		inv := 1 / float64(m)
-		for k := range mean {
-			mean[k] *= complex(inv, 0)
-		}
-		if !s.cfg.PriorMean {
-			clear(mean)
-			for k := 0; k < m; k++ {
-				mean[k*m+k] = complex(tr*inv*inv, 0)
-			}
-		}
-		a, b := complex(1-rho, 0), complex(rho, 0)
-		if !s.cfg.PriorMean {
-			a = 1
-		}
-		for i := 0; i < m; i++ {
-			v := vs[i*m*m : (i+1)*m*m]
-			o := vt[i*m*m : (i+1)*m*m]
-			for k := range o {
-				o[k] = a*v[k] + b*mean[k]
-			}
-		}
-		vs = vt
+		return ip1Two(w, vs)
 	}
-	if m == 2 && s.cfg.IP2 {
-		if d, ok := ip2(w, vs); ok {
-			return d, true
+	// u = (W·V_i)⁻¹e_i = V_i⁻¹·(W⁻¹e_i): keep B = W⁻¹ up to date across the
+	// row updates (Sherman–Morrison) and solve with V_i by Cholesky. Then
+	// uᴴV_iu = uᴴ·(W⁻¹e_i) for free. O(m³) per source instead of forming
+	// and factoring W·V_i.
+	bi, l, u, r := s.binv[f*m*m:(f+1)*m*m], s.sc[:m*m], s.su[:m], s.sr[:m]
+	if (s.t+f)%binvRefresh == 0 {
+		// Recompute W⁻¹ now and then so rounding in the rank-one updates
+		// cannot accumulate.
+		copy(s.sa[:m*m], w)
+		if !invertTo(bi, s.sa[:m*m], m, pivotTiny) {
+			return 0, false
 		}
 	}
-	a, u := s.sa[:m*m], s.su[:m]
 	dn, wn := 0.0, 0.0
 	for i := 0; i < m; i++ {
 		v := vs[i*m*m : (i+1)*m*m]
@@ -504,30 +623,53 @@ func (s *IVA) ipBin(f int) (float64, bool) {
 		if !(tr > 0) {
 			continue // no data in this bin yet
 		}
-		load := complex(loadRel*tr/float64(m), 0)
-		// a = W·(V + load·I)
-		mulTo(a, w, v, m, m, m)
-		for j := 0; j < m; j++ {
-			for k := 0; k < m; k++ {
-				a[j*m+k] += load * w[j*m+k]
-			}
-		}
-		clear(u)
-		u[i] = 1
-		if !solveTo(a, u, m, pivotTiny) {
+		if !cholTo(l, v, m, loadRel*tr/float64(m)) {
 			return 0, false
 		}
-		nq := quadForm(v, u, m)
+		for k := 0; k < m; k++ {
+			u[k] = bi[k*m+i]
+		}
+		cholSolve(l, u, m)
+		var q complex128
+		for k := 0; k < m; k++ {
+			q += cconj(u[k]) * bi[k*m+i]
+		}
+		nq := real(q)
 		if !(nq > 0) || math.IsInf(nq, 0) {
 			return 0, false
 		}
-		sc := complex(1/math.Sqrt(nq), 0)
+		sc := 1 / math.Sqrt(nq)
+		// δ = new row − old row; r = δᵀ·B; B ← B − (B e_i)(r)/(1 + r_i).
 		row := w[i*m : i*m+m]
 		for k := range row {
-			nw := cconj(u[k] * sc)
-			dn += abs2(nw - row[k])
+			nw := complex(real(u[k])*sc, -imag(u[k])*sc)
+			d := nw - row[k]
+			dn += abs2(d)
 			wn += abs2(nw)
 			row[k] = nw
+			u[k] = d // reuse u for δ
+		}
+		for k := 0; k < m; k++ {
+			var acc complex128
+			for j := 0; j < m; j++ {
+				acc += u[j] * bi[j*m+k]
+			}
+			r[k] = acc
+		}
+		den := 1 + r[i]
+		if !(abs2(den) > pivotTiny*pivotTiny) {
+			return 0, false
+		}
+		id := cinv(den)
+		for a := 0; a < m; a++ {
+			c := bi[a*m+i] * id
+			if c == 0 {
+				continue
+			}
+			ra := bi[a*m : a*m+m]
+			for k := range ra {
+				ra[k] -= c * r[k]
+			}
 		}
 	}
 	if wn == 0 {
@@ -537,49 +679,49 @@ func (s *IVA) ipBin(f int) (float64, bool) {
 }
 
 // ngStep is one online natural-gradient update on the whitened input:
-// W ← W + μ(I − φ·yᴴ)W per bin, with φ_i = (α_i/2)·tanh(α_i r_i/2)·y_i/r_i.
+// W ← W + μ_t(I − φ·yᴴ)W per bin, with φ_i = (α_i/2)·tanh(α_i r_i/2)·y_i/r_i,
+// the normalised step μ_t/(1+μ_t‖I − φ·yᴴ‖_F) (one spectrum's φ·yᴴ can be
+// far from its mean), and μ_t annealed from StepSize to StepSize/10 with
+// time constant Memory/4.
 func (s *IVA) ngStep() {
 	m := s.m
-	mu := s.cfg.StepSize
+	tt := float64(s.t - s.subWarm)
+	tau := s.cfg.memory() / 4
+	mu0 := s.cfg.StepSize
+	mu := math.Max(mu0/10, mu0*tau/(tau+tt))
 	dsum := 0.0
+	g, d := s.sa[:m*m], s.sb[:m*m]
 	for it := 0; it < s.cfg.Iterations; it++ {
 		s.norms()
 		if it == 0 {
 			s.checkAlpha()
 		}
 		for i, a := range s.alpha {
-			// φ_i/y_i = (α/2)tanh(αr/2)/r = logisticWeight
-			s.wt[i] = logisticWeight(a, s.r[i])
+			s.wt[i] = logisticWeight(a, s.r[i]) // φ_i = wt_i·y_i
 		}
-		u := s.su[:m]
 		for f := 0; f < s.bins; f++ {
 			w := s.w[f*m*m : (f+1)*m*m]
 			y := s.y[f*m : f*m+m]
-			// u = yᴴ·W
-			for k := 0; k < m; k++ {
-				var acc complex128
-				for j := 0; j < m; j++ {
-					acc += cconj(y[j]) * w[j*m+k]
-				}
-				u[k] = acc
-			}
-			// Normalised step: the per-bin, per-spectrum φ·yᴴ can be far from
-			// its mean; μ/(1+μ·max_i φ_i y_i*) keeps one step bounded.
-			big := 0.0
-			for i := 0; i < m; i++ {
-				big = math.Max(big, s.wt[i]*abs2(y[i]))
-			}
-			step := mu / (1 + mu*big)
-			dn, wn := 0.0, 0.0
+			norm := 0.0
 			for i := 0; i < m; i++ {
 				gy := complex(s.wt[i], 0) * y[i]
-				row := w[i*m : i*m+m]
-				for k := range row {
-					d := complex(step, 0) * (row[k] - gy*u[k])
-					row[k] += d
-					dn += abs2(d)
-					wn += abs2(row[k])
+				for k := 0; k < m; k++ {
+					v := -gy * cconj(y[k])
+					if i == k {
+						v += 1
+					}
+					g[i*m+k] = v
+					norm += abs2(v)
 				}
+			}
+			step := complex(mu/(1+mu*math.Sqrt(norm)), 0)
+			mulTo(d, g, w, m, m, m)
+			dn, wn := 0.0, 0.0
+			for k := range w {
+				dv := step * d[k]
+				w[k] += dv
+				dn += abs2(dv)
+				wn += abs2(w[k])
 			}
 			if !(wn > 0) || math.IsInf(wn, 0) || math.IsNaN(dn) {
 				s.event(&s.singular, &errIVASingular)
@@ -591,69 +733,62 @@ func (s *IVA) ngStep() {
 			}
 		}
 	}
+	s.gauge()
 	s.stepAlpha()
-	s.conv += 0.02 * (dsum/float64(s.bins) - s.conv)
+	s.smoothConv(dsum / float64(s.bins))
+}
+
+// gauge fixes the one direction the likelihood does not see: only α_i·w_i
+// matters (the α terms of log p cancel against log|det W|), so each source's
+// overall scale is moved from W into α, leaving W with a mean squared row
+// norm of 1 over the bins. Without it the natural gradient and the α step
+// drift together along that ridge.
+func (s *IVA) gauge() {
+	m := s.m
+	for i := 0; i < m; i++ {
+		p := 0.0
+		for f := 0; f < s.bins; f++ {
+			for _, v := range s.w[f*m*m+i*m : f*m*m+i*m+m] {
+				p += abs2(v)
+			}
+		}
+		if !(p > 0) || math.IsInf(p, 0) {
+			continue
+		}
+		c := math.Sqrt(float64(s.bins) / p)
+		cc := complex(c, 0)
+		for f := 0; f < s.bins; f++ {
+			row := s.w[f*m*m+i*m : f*m*m+i*m+m]
+			for k := range row {
+				row[k] *= cc
+			}
+		}
+		s.alpha[i] /= c
+	}
 }
 
 // output writes dst = projection-back-scaled W·z for every bin.
-func (s *IVA) output(dst, mix [][]complex128) {
-	m, n := s.m, s.n
-	inv, a := s.sb[:m*m], s.sa[:m*m]
+func (s *IVA) output(dst [][]complex128) {
+	m := s.m
+	if m == 2 {
+		s.output2(dst)
+		return
+	}
 	for f := 0; f < s.bins; f++ {
-		w := s.w[f*m*m : (f+1)*m*m]
-		z := s.z[f*m : f*m+m]
-		copy(a, w)
-		if !invertTo(inv, a, m, pivotTiny) {
+		if !s.projectBack(f) {
 			s.event(&s.singular, &errIVASingular)
 			s.resetBin(f)
-			copy(a, w)
-			invertTo(inv, a, m, pivotTiny)
+			s.projectBack(f)
 		}
+		w := s.w[f*m*m : (f+1)*m*m]
+		z := s.z[f*m : f*m+m]
+		sc := s.scale[f*m : f*m+m]
 		for i := 0; i < m; i++ {
-			// scale_i = (D⁺)_{0,i}, D = W·q, D⁺ = q⁺·W⁻¹, q⁺ = qᴴ·diag(λ).
-			var sc complex128
-			if s.red {
-				q := s.q[f*m*n : (f+1)*m*n]
-				ql := s.qlam[f*m : f*m+m]
-				for k := 0; k < m; k++ {
-					sc += cconj(q[k*n]) * complex(ql[k], 0) * inv[k*m+i]
-				}
-			} else {
-				sc = inv[i]
-			}
-			if s.dout != nil {
-				d := s.dout[(f*m+i)*n : (f*m+i+1)*n]
-				b := math.Max(s.cfg.OutputSmooth, 1/(1+OSRate*float64(s.t)))
-				cb := complex(b, 0)
-				var o complex128
-				for c := 0; c < n; c++ {
-					var acc complex128
-					if s.red {
-						q := s.q[f*m*n : (f+1)*m*n]
-						for k := 0; k < m; k++ {
-							acc += w[i*m+k] * q[k*n+c]
-						}
-					} else {
-						acc = w[i*m+c]
-					}
-					d[c] += cb * (sc*acc - d[c])
-					xv := mix[c][f]
-					if !finite(xv) {
-						xv = 0
-					}
-					o += d[c] * xv
-				}
-				if !finite(o) {
-					o = 0
-				}
-				dst[i][f] = o
-				continue
-			}
 			var y complex128
 			for k, wv := range w[i*m : i*m+m] {
 				y += wv * z[k]
 			}
-			o := sc * y
+			o := sc[i] * y
 			if !finite(o) {
 				o = 0
 			}
@@ -662,39 +797,139 @@ func (s *IVA) output(dst, mix [][]complex128) {
 	}
 }
 
+// output2 is output for two sources with the 2×2 inverse in closed form.
+func (s *IVA) output2(dst [][]complex128) {
+	n := s.n
+	d0, d1 := dst[0][:s.bins], dst[1][:s.bins]
+	for f := 0; f < s.bins; f++ {
+		w := s.w[4*f : 4*f+4 : 4*f+4]
+		det := w[0]*w[3] - w[1]*w[2]
+		scale := abs2(w[0]) + abs2(w[1]) + abs2(w[2]) + abs2(w[3])
+		if !(abs2(det) > pivotTiny*pivotTiny*scale*scale) || math.IsInf(scale, 0) {
+			s.event(&s.singular, &errIVASingular)
+			s.resetBin(f)
+			det = 1
+		}
+		id := cinv(det)
+		// W⁻¹ = [w3 −w1; −w2 w0]/det
+		i00, i01, i10, i11 := w[3]*id, -w[1]*id, -w[2]*id, w[0]*id
+		var s0, s1 complex128
+		if s.red {
+			q := s.q[2*n*f : 2*n*(f+1)]
+			ql := s.qlam[2*f : 2*f+2]
+			e0 := cconj(q[0]) * complex(ql[0], 0)
+			e1 := cconj(q[n]) * complex(ql[1], 0)
+			s0 = e0*i00 + e1*i10
+			s1 = e0*i01 + e1*i11
+		} else {
+			s0, s1 = i00, i01
+		}
+		s.scale[2*f], s.scale[2*f+1] = s0, s1
+		z0, z1 := s.z[2*f], s.z[2*f+1]
+		o0 := s0 * (w[0]*z0 + w[1]*z1)
+		o1 := s1 * (w[2]*z0 + w[3]*z1)
+		if !finite(o0) {
+			o0 = 0
+		}
+		if !finite(o1) {
+			o1 = 0
+		}
+		d0[f], d1[f] = o0, o1
+	}
+}
+
+// projectBack sets the projection-back factors of bin f from the current
+// demixing only: scale_i = (D⁺)_{0,i}, the response of mic 0 to output i
+// under the minimum-norm mixing model D⁺, where D = W·q is the full m×n
+// demixing. With q = Λ^{-1/2}Eᴴ (orthogonal rows), D⁺ = q⁺·W⁻¹ and
+// q⁺ = E·Λ^{1/2} = qᴴ·diag(λ); without reduction it is simply (W⁻¹)_{0,i}.
+// It reports false if W is singular.
+func (s *IVA) projectBack(f int) bool {
+	m, n := s.m, s.n
+	var inv []complex128
+	if s.binv != nil {
+		inv = s.binv[f*m*m : (f+1)*m*m] // kept equal to W⁻¹ by ipBin
+		for _, v := range inv {
+			if !finite(v) {
+				return false
+			}
+		}
+	} else {
+		inv = s.sb[:m*m]
+		a := s.sa[:m*m]
+		copy(a, s.w[f*m*m:(f+1)*m*m])
+		if !invertTo(inv, a, m, pivotTiny) {
+			return false
+		}
+	}
+	sc := s.scale[f*m : f*m+m]
+	if !s.red {
+		copy(sc, inv[:m])
+		return true
+	}
+	q := s.q[f*m*n : (f+1)*m*n]
+	ql := s.qlam[f*m : f*m+m]
+	for i := 0; i < m; i++ {
+		var acc complex128
+		for k := 0; k < m; k++ {
+			acc += cconj(q[k*n]) * complex(ql[k], 0) * inv[k*m+i]
+		}
+		sc[i] = acc
+	}
+	return true
+}
+
+// demixingTo writes bin f's full demixing as the output applies it,
+// diag(scale)·W·q (m×n, row-major), into dst and returns it. It reflects the
+// last Separate call.
+func (s *IVA) demixingTo(dst []complex128, f int) []complex128 {
+	m, n := s.m, s.n
+	w := s.w[f*m*m : (f+1)*m*m]
+	sc := s.scale[f*m : f*m+m]
+	for i := 0; i < m; i++ {
+		for c := 0; c < n; c++ {
+			var acc complex128
+			if s.red {
+				q := s.q[f*m*n : (f+1)*m*n]
+				for k := 0; k < m; k++ {
+					acc += w[i*m+k] * q[k*n+c]
+				}
+			} else {
+				acc = w[i*m+c]
+			}
+			dst[i*n+c] = sc[i] * acc
+		}
+	}
+	return dst
+}
+
 // ip2 is the pairwise iterative projection for two sources (Ono 2012): the
 // two demixing vectors that make W·V_i·w_i = e_i hold for both i at once are
-// the generalised eigenvectors of (V_1, V_2); source 1 takes the one with the
-// smaller eigenvalue w1ᴴV1w1/w1ᴴV2w1. It reports false when the pair is
-// degenerate (V_1 ∝ V_2) or singular, and leaves w unchanged then.
-func ip2(w, vs []complex128) (float64, bool) {
-	var v1, v2 [4]complex128
-	copy(v1[:], vs[0:4])
-	copy(v2[:], vs[4:8])
-	t1 := real(v1[0]) + real(v1[3])
-	t2 := real(v2[0]) + real(v2[3])
-	if !(t1 > 0 && t2 > 0) {
+// the generalised eigenvectors of (V_1, V_2), normalised by w_iᴴV_iw_i = 1;
+// source 1 takes the one with the smaller eigenvalue w1ᴴV1w1/w1ᴴV2w1 (that
+// choice has the larger |det W|, i.e. the lower cost). Each new row keeps
+// the phase of the old one, which the cost does not fix. It reports false
+// when the pair is degenerate (V_1 ∝ V_2, as at the very start) or
+// singular, and leaves w unchanged then. With measure it returns the
+// change ‖ΔW‖²/‖W‖².
+func ip2(w, vs []complex128, measure bool) (float64, bool) {
+	a1, b1, c1 := real(vs[0]), real(vs[3]), vs[1] // V1 = [a1 c1; c1* b1]
+	a2, b2, c2 := real(vs[4]), real(vs[7]), vs[5]
+	l1, l2 := loadRel*(a1+b1)/2, loadRel*(a2+b2)/2
+	a1, b1, a2, b2 = a1+l1, b1+l1, a2+l2, b2+l2
+	d1 := a1*b1 - abs2(c1)
+	d2 := a2*b2 - abs2(c2)
+	if !(d1 > 0 && d2 > 0 && a1 > 0 && a2 > 0) || !(d1 <= math.MaxFloat64 && d2 <= math.MaxFloat64) {
 		return 0, false
 	}
-	l1, l2 := complex(loadRel*t1/2, 0), complex(loadRel*t2/2, 0)
-	v1[0] += l1
-	v1[3] += l1
-	v2[0] += l2
-	v2[3] += l2
-	d1 := real(v1[0])*real(v1[3]) - abs2(v1[1])
-	d2 := real(v2[0])*real(v2[3]) - abs2(v2[1])
-	if !(d1 > 0 && d2 > 0) {
-		return 0, false
-	}
-	// B = V2⁻¹·V1
-	i00, i01, i10, i11 := v2[3]/complex(d2, 0), -v2[1]/complex(d2, 0), -v2[2]/complex(d2, 0), v2[0]/complex(d2, 0)
-	b00 := i00*v1[0] + i01*v1[2]
-	b01 := i00*v1[1] + i01*v1[3]
-	b10 := i10*v1[0] + i11*v1[2]
-	b11 := i10*v1[1] + i11*v1[3]
+	// B = V2⁻¹·V1 = [b2 −c2; −c2* a2]·V1/d2
+	id := 1 / d2
+	b00 := complex((b2*a1-real(c2*cconj(c1)))*id, -imag(c2*cconj(c1))*id)
+	b01 := (complex(b2, 0)*c1 - c2*complex(b1, 0)) * complex(id, 0)
+	b10 := (-cconj(c2)*complex(a1, 0) + complex(a2, 0)*cconj(c1)) * complex(id, 0)
+	b11 := complex((a2*b1-real(cconj(c2)*c1))*id, -imag(cconj(c2)*c1)*id)
 	half := real(b00+b11) / 2
-	det := d1 / d2
-	disc := half*half - det
+	disc := half*half - d1/d2
 	if !(disc > 1e-12*half*half) {
 		return 0, false
 	}
@@ -702,31 +937,48 @@ func ip2(w, vs []complex128) (float64, bool) {
 	var nw [4]complex128
 	for k, lam := range [2]float64{half - sq, half + sq} {
 		l := complex(lam, 0)
-		ua0, ua1 := b01, l-b00
-		ub0, ub1 := l-b11, b10
-		u0, u1 := ua0, ua1
-		if abs2(ub0)+abs2(ub1) > abs2(ua0)+abs2(ua1) {
-			u0, u1 = ub0, ub1
+		u0, u1 := b01, l-b00
+		if v0, v1 := l-b11, b10; abs2(v0)+abs2(v1) > abs2(u0)+abs2(u1) {
+			u0, u1 = v0, v1
 		}
-		v := &v1
+		a, b, c := a1, b1, c1
 		if k == 1 {
-			v = &v2
+			a, b, c = a2, b2, c2
 		}
-		nq := real(cconj(u0)*(v[0]*u0+v[1]*u1) + cconj(u1)*(v[2]*u0+v[3]*u1))
-		if !(nq > 0) || math.IsInf(nq, 0) {
+		nq := a*abs2(u0) + b*abs2(u1) + 2*real(cconj(u0)*c*u1)
+		// phase of the old row: the new row uᴴ should have ⟨old, new⟩ real
+		ph := w[2*k]*u0 + w[2*k+1]*u1
+		pa := abs2(ph)
+		if !(nq > 0 && nq <= math.MaxFloat64) {
 			return 0, false
 		}
 		sc := complex(1/math.Sqrt(nq), 0)
+		if pa > 0 {
+			sc *= cconj(ph) * complex(1/math.Sqrt(pa), 0)
+		}
 		nw[2*k] = cconj(u0 * sc)
 		nw[2*k+1] = cconj(u1 * sc)
 	}
 	dn, wn := 0.0, 0.0
 	for k := range nw {
-		dn += abs2(nw[k] - w[k])
-		wn += abs2(nw[k])
+		if measure {
+			dn += abs2(nw[k] - w[k])
+			wn += abs2(nw[k])
+		}
 		w[k] = nw[k]
+	}
+	if !measure {
+		return 0, true
 	}
 	return dn / wn, true
 }
 
-var OSRate = 0.1
+// smoothConv folds one spectrum's relative change into Convergence: an
+// exponential average over about 50 spectra, started at the first value.
+func (s *IVA) smoothConv(d float64) {
+	if s.conv < 0 {
+		s.conv = d
+		return
+	}
+	s.conv += 0.02 * (d - s.conv)
+}

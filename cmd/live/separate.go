@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/livesep/livesep/online"
+	"github.com/livesep/livesep/online/dict"
 	"github.com/livesep/livesep/stft"
 	"github.com/livesep/livesep/stream"
 	"github.com/livesep/livesep/stream/wav"
@@ -41,6 +42,7 @@ type separateOptions struct {
 	hop      int
 	latency  string
 	format   string
+	model    string
 	progress bool
 }
 
@@ -53,6 +55,27 @@ func (o *separateOptions) register(c *cli) {
 	fs.IntVar(&o.hop, "hop", 0, fmt.Sprintf("STFT hop H in frames (default window/%d)", defaultHopDiv))
 	fs.StringVar(&o.latency, "latency", "normal", "latency mode: normal (window as given) or low (asymmetric windows, <= 8 ms)")
 	fs.StringVar(&o.format, "format", "float32", "output sample format: float32 or pcm16")
+	fs.StringVar(&o.model, "model", "", "dictionary model file from \"live train\" (methods dict and iva+dict; default: the built-in speech/music/noise model)")
+}
+
+// loadModel returns the --model file, or the embedded default model.
+func (o *separateOptions) loadModel() (*dict.Model, error) {
+	if o.model == "" {
+		return dict.Default()
+	}
+	return dict.Load(o.model)
+}
+
+// dictSTFT is the STFT the model was trained with; --window/--hop must agree.
+func (o *separateOptions) dictSTFT(m *dict.Model) (stft.Config, error) {
+	cfg := m.STFT()
+	if o.latency == "low" {
+		return stft.Config{}, usagef("--latency low: the dictionary model needs its own window (%d/%d); use --method iva or ica for low latency", cfg.Size, cfg.Hop)
+	}
+	if (o.window != 0 && o.window != cfg.Size) || (o.hop != 0 && o.hop != cfg.Hop) {
+		return stft.Config{}, usagef("--window/--hop: the dictionary model was trained with window %d and hop %d", cfg.Size, cfg.Hop)
+	}
+	return cfg, nil
 }
 
 // stftConfig resolves --window/--hop/--latency.
@@ -104,7 +127,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 	if o.sources < 0 {
 		return nil, nil, usagef("--sources %d: must be positive", o.sources)
 	}
-	if o.sources > channels {
+	if o.sources > channels && o.method != "dict" {
 		return nil, nil, usagef("--sources %d is more than the %d channels of %s: this separator needs at least as many mics as sources", o.sources, channels, o.in)
 	}
 	method := o.method
@@ -160,7 +183,47 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		settings["update"] = upd.String()
 		return p, settings, nil
 	case "dict", "iva+dict":
-		return nil, nil, fmt.Errorf("--method %s is not available in this version (planned in the dictionary issue)", method)
+		model, err := o.loadModel()
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := o.dictSTFT(model)
+		if err != nil {
+			return nil, nil, err
+		}
+		var sep stream.Separator
+		if method == "dict" {
+			if sep, err = dict.NewSeparator(model, dict.SeparatorConfig{Sources: o.sources}); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			if channels < 2 {
+				return nil, nil, usagef("--method iva+dict needs 2 or more channels; %s has 1 (use --method dict)", o.in)
+			}
+			upd, err := online.ParseUpdate(o.update)
+			if err != nil {
+				return nil, nil, usagef("--update %q: want aux or ng", o.update)
+			}
+			inner, err := online.NewIVA(online.IVAConfig{Sources: o.sources, Update: upd})
+			if err != nil {
+				return nil, nil, err
+			}
+			if sep, err = dict.NewPostFilter(inner, model, dict.PostFilterConfig{}); err != nil {
+				return nil, nil, err
+			}
+			settings["update"] = upd.String()
+		}
+		p, err := stream.NewSpectral(cfg, sep)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.addSTFTSettings(settings, cfg)
+		settings["model"] = "built-in"
+		if o.model != "" {
+			settings["model"] = o.model
+		}
+		settings["classes"] = model.Classes()
+		return p, settings, nil
 	}
 	return nil, nil, usagef("--method %q: want none, ica, iva, dict or iva+dict", method)
 }
@@ -219,6 +282,11 @@ func separateFile(ctx context.Context, o *separateOptions, stderr io.Writer) (*s
 		return nil, err
 	}
 	block := cfg.Hop
+	if o.method == "dict" || o.method == "iva+dict" {
+		if m, err := o.loadModel(); err == nil {
+			block = m.STFT().Hop
+		}
+	}
 	if o.method == "ica" {
 		block = icaBlock // time-domain: the latency is one block
 	}
@@ -262,6 +330,9 @@ func separateFile(ctx context.Context, o *separateOptions, stderr io.Writer) (*s
 	rep.Settings = settings
 	rep.Settings["format"] = o.format
 	rep.Events.ClippedOutput = sink.Clipped()
+	if d := dictDetails(proc); d != nil {
+		rep.Events.ProcessorDetails = d
+	}
 	for _, p := range sink.Paths() {
 		rep.Outputs = append(rep.Outputs, filepath.Base(p))
 	}
@@ -330,7 +401,38 @@ func printSeparateSummary(w io.Writer, r *stream.Report) {
 		fmt.Fprintf(w, "  events:      %d NaN/Inf input samples replaced, %d clipped input samples, %d output samples clamped\n",
 			r.Events.NonFiniteInput, r.Events.ClippedInput, r.Events.ClippedOutput)
 	}
+	if d, ok := r.Events.ProcessorDetails.(*dictReport); ok {
+		for i, l := range d.Labels {
+			fmt.Fprintf(w, "  output %d:    %s (confidence %.2f)\n", i+1, l.Class, l.Confidence)
+		}
+		fmt.Fprintf(w, "  dictionary:  %.1f latent steps per spectrum on average (%d–%d), %d spectra cut short by the budget\n",
+			d.MeanSteps, d.Stats.MinSteps, d.Stats.MaxSteps, d.Stats.Cut)
+	}
 	if r.Events.ProcessorError != "" {
 		fmt.Fprintf(w, "  warning:     %s\n", r.Events.ProcessorError)
 	}
+}
+
+// dictReport is what report.json says about a dictionary separator: which
+// output is which class, and how much latent inference was done.
+type dictReport struct {
+	Labels    []dict.Label `json:"labels"`
+	Stats     dict.Stats   `json:"inference"`
+	MeanSteps float64      `json:"mean_steps_per_spectrum"`
+}
+
+func dictDetails(p stream.Processor) *dictReport {
+	sp, ok := p.(*stream.Spectral)
+	if !ok {
+		return nil
+	}
+	d, ok := sp.Separator().(interface {
+		Labels() []dict.Label
+		Stats() dict.Stats
+	})
+	if !ok {
+		return nil
+	}
+	st := d.Stats()
+	return &dictReport{Labels: d.Labels(), Stats: st, MeanSteps: st.MeanSteps()}
 }

@@ -19,6 +19,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/livesep/livesep/online/dict"
 )
@@ -47,6 +49,25 @@ func (c *classFlag) Set(v string) error {
 		}
 	}
 	*c = append(*c, dict.ClassFiles{Class: name, Files: items})
+	return nil
+}
+
+// dryList parses a comma-separated list of class names.
+type dryList struct{ p *[]string }
+
+func (l *dryList) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *dryList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l.p = append(*l.p, s)
+		}
+	}
 	return nil
 }
 
@@ -108,7 +129,7 @@ per-epoch history (JSON) beside it.
 	fs.IntVar(&cfg.Rate, "rate", 16000, "sample rate of the training audio in Hz")
 	fs.IntVar(&cfg.Size, "window", 1024, "STFT window N the model is for")
 	fs.IntVar(&cfg.Hop, "hop", 0, "STFT hop H (default window/4)")
-	fs.IntVar(&cfg.Epochs, "epochs", 0, "most epochs (default 40; early stopping usually ends sooner)")
+	fs.IntVar(&cfg.Epochs, "epochs", 0, "most epochs (default 16; early stopping may end sooner)")
 	fs.IntVar(&cfg.Segments, "segments", 0, "random training mixtures per epoch (default 400)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "mini-batch size (default 128)")
 	fs.Float64Var(&cfg.LearnRate, "lr", 0, "Adam learning rate (default 2e-3; halved after every second epoch without improvement)")
@@ -116,10 +137,15 @@ per-epoch history (JSON) beside it.
 	fs.IntVar(&cfg.Patience, "patience", 0, "epochs without validation improvement before stopping (default 5)")
 	fs.Float64Var(&cfg.ValFraction, "val", 0, "share of each class's files held out for validation (default 0.15)")
 	fs.IntVar(&cfg.Bands, "bands", 0, "mel bands of the model (default 64)")
-	fs.Var(intList{&cfg.Lags}, "lags", "encoder input: delays in hops of the spectra it sees (default 0,1,2,3,5,8)")
+	fs.Var(intList{&cfg.Lags}, "lags", "encoder input: delays in hops of the spectra it sees (default 0,1,2,3)")
 	fs.Var(intList{&cfg.EncHidden}, "enc-hidden", "encoder hidden layer widths (default 128)")
 	fs.IntVar(&cfg.Latent, "latent", 0, "latent code dimension (default 16)")
 	fs.Var(intList{&cfg.DecHidden}, "dec-hidden", "decoder hidden layer widths (default 96)")
+	fs.BoolVar(&cfg.NoTonal, "no-tonal", false, "leave the band tonality out of the encoder input")
+	fs.Float64Var(&cfg.SlowFrames, "slow", 0, "time constant in hops of the running band statistics in the encoder input (default 31; negative: none)")
+	fs.Float64Var(&cfg.Reverb, "reverb", 0, "probability of a synthetic room response on each training excerpt (default 0.7; negative: never)")
+	fs.Var(&dryList{&cfg.DryClasses}, "dry", "classes never given a room response, comma-separated (e.g. noise)")
+	fs.Float64Var(&cfg.MaskLoss, "mask-loss", 0, "weight of the masked-mixture term of the loss, 0..1 (default 0.5; negative: 0)")
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -235,28 +261,32 @@ func trainProgress(tty bool, stderr io.Writer) (func(dict.Progress), func()) {
 	return cb, finish
 }
 
-// lossPlot draws the training and validation loss per epoch, marking the
-// kept (best) epoch.
+// lossPlot draws two panels: the training and validation loss per epoch,
+// and the validation mask SNR gain that picks the kept (best) epoch.
 func lossPlot(h *dict.History, path string) error {
 	if len(h.Epochs) == 0 {
 		return errors.New("no epochs to plot")
 	}
-	p := plot.New()
-	p.Title.Text = "dictionary autoencoder training"
-	p.X.Label.Text = "epoch"
-	p.Y.Label.Text = "loss (MSE, compressed bands)"
 	tr := make(plotter.XYs, len(h.Epochs))
 	va := make(plotter.XYs, len(h.Epochs))
-	var best plotter.XYs
+	gain := make(plotter.XYs, len(h.Epochs))
+	var keptLoss, keptGain plotter.XYs
 	for i, e := range h.Epochs {
-		tr[i] = plotter.XY{X: float64(e.Epoch), Y: e.TrainLoss}
-		va[i] = plotter.XY{X: float64(e.Epoch), Y: e.ValLoss}
-	}
-	for _, e := range h.Epochs {
+		x := float64(e.Epoch)
+		tr[i] = plotter.XY{X: x, Y: e.TrainLoss}
+		va[i] = plotter.XY{X: x, Y: e.ValLoss}
+		gain[i] = plotter.XY{X: x, Y: e.ValGainDB}
 		if e.Best {
-			best = plotter.XYs{{X: float64(e.Epoch), Y: e.ValLoss}}
+			keptLoss = plotter.XYs{{X: x, Y: e.ValLoss}}
+			keptGain = plotter.XYs{{X: x, Y: e.ValGainDB}}
 		}
 	}
+	top := plot.New()
+	top.Title.Text = "dictionary autoencoder training"
+	top.Y.Label.Text = "loss (MSE, compressed bands)"
+	bottom := plot.New()
+	bottom.X.Label.Text = "epoch"
+	bottom.Y.Label.Text = "validation mask gain (dB)"
 	lt, pt, err := plotter.NewLinePoints(tr)
 	if err != nil {
 		return err
@@ -266,18 +296,47 @@ func lossPlot(h *dict.History, path string) error {
 		return err
 	}
 	lv.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	p.Add(lt, pt, lv, pv)
-	p.Legend.Add("training", lt, pt)
-	p.Legend.Add("validation (held-out files)", lv, pv)
-	if best != nil {
-		s, err := plotter.NewScatter(best)
+	top.Add(lt, pt, lv, pv)
+	top.Legend.Add("training", lt, pt)
+	top.Legend.Add("validation (held-out files)", lv, pv)
+	lg, pg, err := plotter.NewLinePoints(gain)
+	if err != nil {
+		return err
+	}
+	bottom.Add(lg, pg)
+	for _, k := range []struct {
+		p   *plot.Plot
+		xys plotter.XYs
+	}{{top, keptLoss}, {bottom, keptGain}} {
+		if k.xys == nil {
+			continue
+		}
+		sc, err := plotter.NewScatter(k.xys)
 		if err != nil {
 			return err
 		}
-		s.GlyphStyle.Radius = vg.Points(5)
-		p.Add(s)
-		p.Legend.Add("kept (best validation)", s)
+		sc.GlyphStyle.Radius = vg.Points(5)
+		k.p.Add(sc)
+		if k.p == top {
+			k.p.Legend.Add("kept epoch (best mask gain)", sc)
+		}
 	}
-	p.Legend.Top = true
-	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+	top.Legend.Top = true
+	const w, hgt = 7 * vg.Inch, 3 * vg.Inch
+	img := vgimg.New(w, 2*hgt)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: 3 * vg.Millimeter, PadTop: 2 * vg.Millimeter,
+		PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter}
+	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+	top.Draw(canvases[0][0])
+	bottom.Draw(canvases[1][0])
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

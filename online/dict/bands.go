@@ -24,6 +24,7 @@ type bandMap struct {
 	lo          []int32   // per bin: lower band j
 	a           []float32 // per bin: weight of band j (band j+1 gets 1−a)
 	norm        []float32 // per band: 1/Σ_f weight
+	near        []int32   // per bin: the band whose centre is nearest
 }
 
 // minBandSpacing is the smallest distance between two band centres in bins:
@@ -62,6 +63,7 @@ func newBandMap(rate, bins, bands int) (*bandMap, error) {
 	m := &bandMap{
 		bins: bins, bands: bands, centre: c,
 		lo: make([]int32, bins), a: make([]float32, bins), norm: make([]float32, bands),
+		near: make([]int32, bins),
 	}
 	sum := make([]float64, bands)
 	j := 0
@@ -73,6 +75,10 @@ func newBandMap(rate, bins, bands int) (*bandMap, error) {
 		a := (c[j+1] - x) / (c[j+1] - c[j])
 		a = math.Min(math.Max(a, 0), 1)
 		m.lo[f], m.a[f] = int32(j), float32(a)
+		m.near[f] = int32(j)
+		if a < 0.5 {
+			m.near[f] = int32(j + 1)
+		}
 		sum[j] += a
 		sum[j+1] += 1 - a
 	}
@@ -109,5 +115,19 @@ func (m *bandMap) interp(dst, band []float32) {
 		j := lo[f]
 		w := a[f]
 		dst[f] = w*band[j] + (1-w)*band[j+1]
+	}
+}
+
+// peaks writes, per band, the largest bin magnitude among the bins nearest
+// to that band's centre (0 for a band that is nearest to no bin).
+func (m *bandMap) peaks(dst, mag []float32) {
+	dst = dst[:m.bands]
+	clear(dst)
+	near := m.near[:len(mag)]
+	for f, v := range mag {
+		j := near[f]
+		if v > dst[j] {
+			dst[j] = v
+		}
 	}
 }

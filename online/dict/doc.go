@@ -17,13 +17,18 @@
 //
 // Features (frontend.go), per STFT spectrum X_t of Size bins:
 //
-//	b_j  = Σ_f w_jf |X_f| / Σ_f w_jf      Bands mel-spaced triangles (≥ 1 bin apart)
-//	L_t  = running mean of mean_j b_j     (bias-corrected EMA, LevelFrames)
-//	X̄_j  = b_j / (L_t + EpsAbs)           level-free bands
-//	u_t  = [log(X̄_{t−d} + EpsRel) : d ∈ Lags]   encoder input
+//	b_j  = Σ_f w_jf |X_f| / Σ_f w_jf        Bands mel-spaced triangles (≥ 1 bin apart)
+//	L_t  = running mean of mean_j b_j       (bias-corrected EMA, LevelFrames)
+//	X̄_j  = b_j / (L_t + EpsAbs)             level-free bands
+//	ℓ_j  = log(X̄_j + EpsRel)
+//	u_t  = [ℓ_{t−d} : d ∈ Lags,  τ_t,  μ_t, σ_t]   encoder input
 //
-// Class k has an encoder E_k (MLP, linear output: the latent code h_k) and
-// a decoder D_k (MLP ending in softplus, so its output is non-negative):
+// τ_j = log((peak bin + e)/(b_j + e)) is the band's tonality (near 0 for
+// noise, large for a dominant partial: the fine structure that the bands
+// average away), μ_j and σ_j the running mean and deviation of ℓ_j over
+// SlowFrames spectra (stationary noise has a small σ, speech a large one).
+// Class k has an encoder E_k (MLP, linear output: the latent code h_k) and a
+// decoder D_k (MLP ending in softplus, so its output is non-negative):
 // c_k = D_k(h_k) is the square-root-compressed band magnitude of class k,
 // Ŝ_k = c_k² its band magnitude (in units of L_t).
 //
@@ -32,24 +37,30 @@
 // Random mixtures are synthesised from the classes' files at every epoch
 // (Train): each excerpt gets a random gain (±GainDB), speed (±Speed), a
 // smooth random EQ (±EQDB) and, with probability Reverb, a synthetic room
-// response; mixtures hold one class (share Single) or two and more. The
-// mixture's features are the input and each class's own (reverberant)
-// component is its autoencoder's target, so D_k(E_k(mixture)) learns to
-// reconstruct class k out of a mixture:
+// response (RT60 up to MaxRT60); a share Single of the mixtures hold one
+// class, the others two or more. The mixture's features are the input and
+// each class's own (reverberant) component is its autoencoder's target, so
+// D_k(E_k(mixture)) learns to reconstruct class k out of a mixture:
 //
 //	ℓ = (1−λ)·(1/K)·Σ_k (c_k − t_k)² + λ·(1/K)·Σ_k (c_k·√(X̄/Σ_i c_i²) − t_k)²,
 //	t_k = √(S̄_k)
 //
 // (λ = MaskLoss; the second term scores the soft mask the classes make
 // together). Mini-batch backprop (gonum mat) with AdamW (decoupled weight
-// decay), a learning rate halved after every second epoch without validation
-// improvement, and early stopping on the loss of fixed validation mixtures
-// made from held-out files; the best epoch's weights are kept. Everything
-// random is drawn from one seeded PCG, and gonum's parallel matrix products
+// decay) and a running (Polyak) average of the weights; a learning rate
+// halved after every second epoch without validation improvement, and early
+// stopping on the mask SNR gain of fixed validation mixtures made from
+// held-out files; the best epoch's averaged weights are kept. Everything
+// random is drawn from seeded PCGs and gonum's parallel matrix products
 // split work by position, so a seed gives the same model bytes on every run
-// (TestTrainDeterministic). The inference step size and mask power are
-// then chosen on the validation mixtures by running the real streaming
-// fitter (calibrate).
+// (TestTrainDeterministic).
+//
+// Calibration (calib.go), on the validation mixtures, then picks what the
+// network cannot: the mask power p ∈ {1, 2} and per-class gains g_k (a
+// decoder that systematically over-estimates its class, measured there),
+// the latent step size (kept only if it gains ≥ 0.1 dB), and the confusion
+// matrix: per class, the mean energy shares the model gives on streams that
+// class dominates (≥ 70 % of the power).
 //
 // # Separation
 //
@@ -63,15 +74,23 @@
 // the error is measured where it is perceptually even (compressed) — with
 // backtracking (a step that raises J is undone and halved), until MaxSteps
 // or the time budget. The fitted Ŝ_k give band masks
-// M_k = Ŝ_k^p / Σ_i Ŝ_i^p, interpolated to bins by the same triangles and
-// applied to the complex spectrum.
+// M_k = (g_k·Ŝ_k)^p / Σ_i (g_i·Ŝ_i)^p, interpolated to bins by the same
+// triangles and applied to the complex spectrum; each class's energy on the
+// stream is the band power its mask takes.
 //
-// With fewer outputs M than classes all classes are fitted and the M with
-// the largest running energy are written (a class replaces a written one
-// when it is 3 dB stronger). PostFilter fits all classes on each inner
-// output i, keeps running class energies π_ik on it, labels it with the
-// leading class (confidence = its share) and applies that class's mask
-// (PostHard) or Σ_k π_ik M_ik (PostSoft).
+// With fewer outputs M than classes all classes are fitted and grouped into
+// M outputs (ReduceGroup): the pair of groups whose merge loses least —
+// min(E_A, E_B)·(1 − κ_AB), E the running energies, κ the confusability
+// from the confusion matrix — is merged until M remain, so an absent class
+// or two classes the model confuses (drum-heavy music and noise) share an
+// output; each output carries the sum of its classes' masks (ReduceRenorm
+// and ReduceDrop write the M strongest classes instead). PostFilter fits all
+// classes on each inner output i and keeps running class energies on it; by
+// default (PostAssign) every class belongs to the output where its share is
+// largest, and output i is masked by the sum of its label's and its
+// classes' masks, which removes the classes the other outputs own. Labels
+// name a stream by the confusion row that best explains its energy shares
+// (multinomial likelihood), with the posterior as confidence.
 //
 // # Real-time contract
 //

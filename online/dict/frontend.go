@@ -17,6 +17,19 @@ import (
 //	b̄_j   = b_j / (L_t + EpsAbs)                 level-normalised bands
 //	ℓ_j   = log(b̄_j + EpsRel)                    encoder features
 //	u_t   = [ℓ_{t−d_0}, ℓ_{t−d_1}, …]               encoder input (d = Lags, d_0 = 0)
+//	τ_j   = log((p_j + e)/(b_j + e)), e = EpsRel·L_t  tonality (Tonal models):
+//	        p_j the largest bin magnitude nearest band j, appended to u_t
+//
+// τ is near 0 for a flat (noise-like) band and grows with a dominant
+// partial: it carries the fine structure that the bands average away, which
+// is what tells a harmonic instrument from broadband noise.
+//
+//	μ_j, σ_j  running mean and standard deviation of ℓ_j over SlowFrames
+//	          spectra (EMA), appended for Slow models
+//
+// μ and σ summarise the last second or so of each band cheaply: stationary
+// noise has a small σ, speech a large one at its syllable rate, music
+// sustains partials (μ) and repeats its rhythm.
 //
 // Dividing by the running level makes the model blind to the input gain
 // (up to the tiny EpsAbs), so one model serves quiet and loud recordings.
@@ -34,7 +47,13 @@ type frontend struct {
 	mag        []float32
 	band       []float32 // b_j of the last spectrum
 	norm       []float32 // b̄_j of the last spectrum
-	level      float64   // L_t + EpsAbs of the last spectrum
+	peak       []float32 // per band: largest nearest-bin magnitude (Tonal)
+	tonal      bool
+	slow       bool
+	slowBeta   float32
+	mu, m2     []float32 // per band: EMA of ℓ and of ℓ² (Slow), bias-corrected by slowW
+	slowW      float32
+	level      float64 // L_t + EpsAbs of the last spectrum
 	frames     int
 }
 
@@ -44,10 +63,18 @@ func newFrontend(m *Model) *frontend {
 		lags: m.hdr.Lags, depth: m.hdr.Lags[len(m.hdr.Lags)-1] + 1,
 		beta:   math.Exp(-1 / m.hdr.LevelFrames),
 		epsAbs: m.hdr.EpsAbs, epsRel: float32(m.hdr.EpsRel),
-		hist: make([]float32, (m.hdr.Lags[len(m.hdr.Lags)-1]+1)*m.hdr.Bands),
-		mag:  make([]float32, m.bm.bins),
-		band: make([]float32, m.hdr.Bands),
-		norm: make([]float32, m.hdr.Bands),
+		hist:  make([]float32, (m.hdr.Lags[len(m.hdr.Lags)-1]+1)*m.hdr.Bands),
+		mag:   make([]float32, m.bm.bins),
+		band:  make([]float32, m.hdr.Bands),
+		norm:  make([]float32, m.hdr.Bands),
+		peak:  make([]float32, m.hdr.Bands),
+		tonal: m.hdr.Tonal,
+		slow:  m.hdr.SlowFrames > 0,
+		mu:    make([]float32, m.hdr.Bands),
+		m2:    make([]float32, m.hdr.Bands),
+	}
+	if f.slow {
+		f.slowBeta = float32(math.Exp(-1 / m.hdr.SlowFrames))
 	}
 	f.reset()
 	return f
@@ -63,6 +90,9 @@ func (f *frontend) reset() {
 	}
 	f.head = 0
 	f.frames = 0
+	clear(f.mu)
+	clear(f.m2)
+	f.slowW = 0
 }
 
 // push analyses spectrum x (Bins() coefficients), updates the level and the
@@ -111,5 +141,28 @@ func (f *frontend) pushMag(in []float32) {
 			r -= f.depth
 		}
 		copy(in[i*f.bands:(i+1)*f.bands], f.hist[r*f.bands:(r+1)*f.bands])
+	}
+	off := len(f.lags) * f.bands
+	if f.tonal {
+		f.bm.peaks(f.peak, f.mag)
+		e := f.epsRel * float32(f.level)
+		t := in[off : off+f.bands]
+		for j, p := range f.peak {
+			t[j] = float32(math.Log(float64((p + e) / (f.band[j] + e))))
+		}
+		off += f.bands
+	}
+	if f.slow {
+		b := f.slowBeta
+		f.slowW = b*f.slowW + (1 - b)
+		inv := 1 / f.slowW
+		mu, sd := in[off:off+f.bands], in[off+f.bands:off+2*f.bands]
+		for j, l := range row {
+			f.mu[j] = b*f.mu[j] + (1-b)*l
+			f.m2[j] = b*f.m2[j] + (1-b)*l*l
+			m := f.mu[j] * inv
+			mu[j] = m
+			sd[j] = sqrt32(max(f.m2[j]*inv-m*m, 0) + 1e-4)
+		}
 	}
 }

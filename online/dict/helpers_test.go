@@ -95,7 +95,7 @@ func tinyConfig() TrainConfig {
 	return TrainConfig{
 		Seed: 3, Rate: synRate, Size: synSize, Hop: synHop,
 		Bands: 16, Lags: []int{0, 1}, EncHidden: []int{16}, Latent: 4, DecHidden: []int{16},
-		Epochs: 8, Segments: 24, SegmentFrames: 32, ValSegments: 12, Batch: 32,
+		Epochs: 8, Segments: 24, SegmentFrames: 32, ValSegments: 16, Single: 0.5, Batch: 32,
 		LearnRate: 1e-2, Patience: 8, Reverb: -1, GainDB: 6,
 		StepSize: 0.05, MaskPower: 1, CalibSteps: 2,
 	}

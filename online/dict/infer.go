@@ -26,7 +26,8 @@ const fitDelta = 1e-3
 //     perceptually even — compressed), backtracking (halving the step and
 //     returning to the best code) whenever J grows, until MaxSteps or the
 //     deadline;
-//  4. forms band masks M_k = Ŝ_k^p / Σ_j Ŝ_j^p from the best code.
+//  4. forms band masks M_k = (g_k·Ŝ_k)^p / Σ_i (g_i·Ŝ_i)^p from the best
+//     code (g = the model's calibrated ClassGains).
 type fitter struct {
 	m      *Model
 	k, b   int // classes, bands
@@ -45,12 +46,13 @@ type fitter struct {
 	sqX    []float32   // √(X̄+δ)
 	y      []float32
 	mask   [][]float32 // band masks
-	energy []float64   // per class: Σ_j Ŝ_kj² · level², this spectrum
+	energy []float64   // per class: Σ_j M_kj·b_j², this spectrum
 
 	step     float32
 	maxSteps int
 	carry    float32
 	power    float32
+	gains    []float32 // per class g_k (model's ClassGains, or 1)
 	started  bool
 	lastJ0   float64 // J at the warm start (diagnostics/tests)
 	lastJ    float64 // J at the accepted code
@@ -63,7 +65,7 @@ func newFitter(m *Model, cfg *SeparatorConfig) *fitter {
 	f := &fitter{
 		m: m, k: k, b: b, lat: lat,
 		fe:   newFrontend(m),
-		in:   make([]float32, len(m.hdr.Lags)*b),
+		in:   make([]float32, m.hdr.inputs()),
 		encT: newTape(m.enc[0]),
 		h:    alloc2f(k, lat), hAcc: alloc2f(k, lat), gAcc: alloc2f(k, lat),
 		eNow: alloc2f(k, lat), ePrev: alloc2f(k, lat),
@@ -77,6 +79,13 @@ func newFitter(m *Model, cfg *SeparatorConfig) *fitter {
 	}
 	for range k {
 		f.decT = append(f.decT, newTape(m.dec[0]))
+	}
+	f.gains = make([]float32, k)
+	for c := range f.gains {
+		f.gains[c] = 1
+		if len(m.hdr.ClassGains) == k {
+			f.gains[c] = float32(m.hdr.ClassGains[c])
+		}
 	}
 	return f
 }
@@ -229,16 +238,16 @@ func copy2(dst, src [][]float32) {
 	}
 }
 
-// masks forms M_k = Ŝ_k^p / Σ_j Ŝ_j^p (Ŝ = c²) from the accepted outputs,
-// and each class's energy for labelling.
+// masks forms M_k = (g_k·Ŝ_k)^p / Σ_i (g_i·Ŝ_i)^p (Ŝ = c²) from the
+// accepted outputs, and each class's energy for labelling: the band power
+// of the mixture its mask takes, Σ_j M_kj·b_j² (the classes' energies add
+// up to the spectrum's).
 func (f *fitter) masks() {
 	p := f.power
-	lv := f.fe.level
 	for k := range f.cAcc {
-		var e float64
+		g := f.gains[k]
 		for j, c := range f.cAcc[k] {
-			s := c * c
-			e += float64(s * s)
+			s := g * c * c
 			var w float32
 			switch p {
 			case 1:
@@ -250,7 +259,6 @@ func (f *fitter) masks() {
 			}
 			f.mask[k][j] = w
 		}
-		f.energy[k] = e * lv * lv
 	}
 	for j := 0; j < f.b; j++ {
 		var sum float32
@@ -266,6 +274,14 @@ func (f *fitter) masks() {
 			for k := range f.mask {
 				f.mask[k][j] = 1 / float32(f.k)
 			}
+		}
+	}
+	// Each class's share of this spectrum's band power, Σ_j M_kj·b_j².
+	clear(f.energy)
+	for j, b := range f.fe.band {
+		p := float64(b) * float64(b)
+		for k := range f.mask {
+			f.energy[k] += float64(f.mask[k][j]) * p
 		}
 	}
 }

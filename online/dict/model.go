@@ -49,6 +49,13 @@ type Header struct {
 	// Lags are the spectra in the encoder input, as delays from the
 	// current one (0 first, increasing): e.g. [0 1 2 4 8] sees 8 hops back.
 	Lags []int `json:"lags"`
+	// Tonal appends the tonality of the current spectrum's bands to the
+	// encoder input (see frontend).
+	Tonal bool `json:"tonal"`
+	// SlowFrames > 0 appends the running mean and standard deviation of
+	// every band's log magnitude, over SlowFrames spectra, to the encoder
+	// input (see frontend).
+	SlowFrames float64 `json:"slow_frames,omitempty"`
 	// LevelFrames is the time constant, in spectra, of the running level
 	// that normalises the bands.
 	LevelFrames float64 `json:"level_frames"`
@@ -63,7 +70,15 @@ type Header struct {
 
 	// Inference defaults chosen at training time.
 	StepSize  float64 `json:"step_size"`  // latent gradient step η
-	MaskPower float64 `json:"mask_power"` // p in M_k = Ŝ_k^p/Σ_j Ŝ_j^p
+	MaskPower float64 `json:"mask_power"` // p in M_k = (g_k·Ŝ_k)^p/Σ_j (g_j·Ŝ_j)^p
+	// ClassGains are the g_k above (empty means all 1): calibrated
+	// corrections of each decoder's systematic over- or under-estimate.
+	ClassGains []float64 `json:"class_gains,omitempty"`
+	// Confusion[a][b] is the mean energy share the model gives class b on
+	// validation streams dominated by class a (rows sum to 1): how much it
+	// confuses a for b. Labels compare a stream's shares with these rows;
+	// ReduceGroup merges confusable classes.
+	Confusion [][]float64 `json:"confusion,omitempty"`
 
 	Train TrainInfo `json:"train"`
 }
@@ -113,6 +128,8 @@ func (m *Model) Header() Header {
 	h.Classes = slices.Clone(h.Classes)
 	h.Enc = slices.Clone(h.Enc)
 	h.Lags = slices.Clone(h.Lags)
+	h.ClassGains = slices.Clone(h.ClassGains)
+	h.Confusion = clone2(h.Confusion)
 	h.Dec = slices.Clone(h.Dec)
 	h.Train.Data = slices.Clone(h.Train.Data)
 	return h
@@ -184,6 +201,8 @@ func (h *Header) check() error {
 		return fmt.Errorf("%d bands out of range 2..%d", h.Bands, h.Size/2+1)
 	case len(h.Lags) < 1 || len(h.Lags) > 64 || h.Lags[0] != 0 || h.Lags[len(h.Lags)-1] > 256:
 		return fmt.Errorf("lags %v: want 1..64 increasing delays from 0, at most 256", h.Lags)
+	case h.SlowFrames != 0 && !(h.SlowFrames >= 1 && h.SlowFrames < 1e6):
+		return fmt.Errorf("slow time constant %v spectra out of range", h.SlowFrames)
 	case !(h.LevelFrames >= 1 && h.LevelFrames < 1e6):
 		return fmt.Errorf("level time constant %v spectra out of range", h.LevelFrames)
 	case !(h.EpsAbs > 0 && h.EpsAbs < 1) || !(h.EpsRel > 0 && h.EpsRel < 1):
@@ -192,6 +211,31 @@ func (h *Header) check() error {
 		return fmt.Errorf("%d classes; want 1..16", len(h.Classes))
 	case !(h.StepSize >= 0 && h.StepSize < 1e6) || !(h.MaskPower > 0 && h.MaskPower <= 8):
 		return fmt.Errorf("step size %v or mask power %v out of range", h.StepSize, h.MaskPower)
+	}
+	if len(h.ClassGains) != 0 && len(h.ClassGains) != len(h.Classes) {
+		return fmt.Errorf("%d class gains for %d classes", len(h.ClassGains), len(h.Classes))
+	}
+	for _, row := range h.Confusion {
+		for _, v := range row {
+			if !(v >= 0 && v <= 1) {
+				return fmt.Errorf("confusion share %v not in [0, 1]", v)
+			}
+		}
+	}
+	if len(h.Confusion) != 0 {
+		if len(h.Confusion) != len(h.Classes) {
+			return fmt.Errorf("confusion of %d classes, want %d", len(h.Confusion), len(h.Classes))
+		}
+		for _, row := range h.Confusion {
+			if len(row) != len(h.Classes) {
+				return fmt.Errorf("confusion rows of %d, want %d", len(row), len(h.Classes))
+			}
+		}
+	}
+	for _, g := range h.ClassGains {
+		if !(g > 0 && g < 1e6) {
+			return fmt.Errorf("class gain %v out of range", g)
+		}
 	}
 	for i, c := range h.Classes {
 		if c == "" || slices.Contains(h.Classes[:i], c) {
@@ -230,7 +274,7 @@ func (h *Header) check() error {
 			return fmt.Errorf("lags %v are not increasing", h.Lags)
 		}
 	}
-	if err := chain("encoder", h.Enc, len(h.Lags)*h.Bands, latent, Linear); err != nil {
+	if err := chain("encoder", h.Enc, h.inputs(), latent, Linear); err != nil {
 		return err
 	}
 	return chain("decoder", h.Dec, latent, h.Bands, Softplus)
@@ -380,4 +424,80 @@ func Parse(data []byte, name string) (*Model, error) {
 		return nil, bad("%d parameters are NaN or Inf", nonFinite)
 	}
 	return m, nil
+}
+
+// inputs is the encoder input size: the bands of every lag, plus the
+// tonality of every band for Tonal models.
+func (h *Header) inputs() int {
+	n := len(h.Lags) * h.Bands
+	if h.Tonal {
+		n += h.Bands
+	}
+	if h.SlowFrames > 0 {
+		n += 2 * h.Bands
+	}
+	return n
+}
+
+// labelFloor is added to confusion shares before the log in the label
+// model; labelTemp is its temperature (see Model.label).
+const (
+	labelFloor = 0.01
+	labelTemp  = 10
+)
+
+// label names the class of a stream from its running class energies e,
+// π = e/Σe: the class c whose confusion row C[c] (the shares the model gives
+// on streams of class c) best explains π, by the multinomial log-likelihood
+// ll_c = Σ_k π_k·log(C[c][k] + 0.01), with confidence
+// exp(10·ll_c)/Σ_c' exp(10·ll_c') (as if π were 10 independent draws).
+// Without a confusion matrix (older models) it returns the class of largest
+// energy and its share. It does not allocate (K ≤ 16).
+func (m *Model) label(e []float64) (int, float64) {
+	var total float64
+	best := 0
+	for k, v := range e {
+		total += v
+		if v > e[best] {
+			best = k
+		}
+	}
+	if !(total > 0) {
+		return best, 0
+	}
+	if len(m.hdr.Confusion) == 0 {
+		return best, e[best] / total
+	}
+	var ll [maxGroupClasses]float64
+	top := math.Inf(-1)
+	for c, row := range m.hdr.Confusion {
+		var s float64
+		for k, v := range e {
+			s += v / total * math.Log(row[k]+labelFloor)
+		}
+		ll[c] = labelTemp * s
+		if ll[c] > top {
+			top, best = ll[c], c
+		}
+	}
+	var z float64
+	for c := range m.hdr.Confusion {
+		z += math.Exp(ll[c] - top)
+	}
+	return best, 1 / z
+}
+
+// maxGroupClasses bounds the class count (Header.check allows 16), so that
+// label and grouping scratch can live on the stack.
+const maxGroupClasses = 16
+
+func clone2(x [][]float64) [][]float64 {
+	if x == nil {
+		return nil
+	}
+	out := make([][]float64, len(x))
+	for i, r := range x {
+		out[i] = slices.Clone(r)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +112,36 @@ func TestDefaultModel(t *testing.T) {
 		if d.Files == 0 || len(d.SHA256) != 64 {
 			t.Errorf("class data %+v", d)
 		}
+	}
+}
+
+// TestLabelModel checks Model.label against the multinomial posterior
+// written out for a 2-class case.
+func TestLabelModel(t *testing.T) {
+	m := &Model{hdr: Header{
+		Classes:   []string{"a", "b"},
+		Confusion: [][]float64{{0.8, 0.2}, {0.1, 0.9}},
+	}}
+	e := []float64{1, 3} // shares 0.25, 0.75
+	ll := func(c int) float64 {
+		row := m.hdr.Confusion[c]
+		return 10 * (0.25*math.Log(row[0]+0.01) + 0.75*math.Log(row[1]+0.01))
+	}
+	pb := 1 / (1 + math.Exp(ll(0)-ll(1)))
+	k, conf := m.label(e)
+	if k != 1 || math.Abs(conf-pb) > 1e-12 {
+		t.Errorf("label = %d, %.15f; want 1, %.15f", k, conf, pb)
+	}
+	// A stream with a third of class a's share still reads as b.
+	if k, _ := m.label([]float64{0.4, 0.6}); k != 1 {
+		t.Errorf("shares 0.4/0.6 labelled %d; want 1", k)
+	}
+	// Without a confusion matrix: the largest share.
+	m.hdr.Confusion = nil
+	if k, conf := m.label([]float64{1, 3}); k != 1 || conf != 0.75 {
+		t.Errorf("share label = %d, %v; want 1, 0.75", k, conf)
+	}
+	if k, conf := m.label([]float64{0, 0}); conf != 0 {
+		t.Errorf("silent label = %d, %v; want confidence 0", k, conf)
 	}
 }

@@ -15,21 +15,29 @@ import (
 type PostMode int
 
 const (
-	// PostHard applies the mask of the output's label: the class with the
-	// largest running energy share on that output. The default.
-	PostHard PostMode = iota
-	// PostSoft applies Σ_k π_k·M_k, the class masks weighted by the
-	// output's running class shares π: a confident label acts like
-	// PostHard, an undecided one leaves the output nearly untouched.
-	PostSoft
+	// PostAssign gives every class to the output on which it has the
+	// largest running share of the energy, and applies to output i the sum
+	// of the masks of its own label and of the classes given to it. A
+	// source the model describes with two classes (music partly as noise)
+	// keeps both on its output; crosstalk of a class another output owns is
+	// removed; two outputs of one class (two talkers) both keep it. The
+	// default.
+	PostAssign PostMode = iota
+	// PostHard applies the mask of the output's label (the class with
+	// the largest running energy share on that output), renormalised over
+	// the classes that label some output: classes no output carries are
+	// taken as absent. With two outputs labelled speech and music, a noise
+	// estimate on the speech output goes back to speech and music in
+	// proportion; with all outputs of one class the mask is 1.
+	PostHard
 )
 
 func (p PostMode) String() string {
 	switch p {
 	case PostHard:
 		return "hard"
-	case PostSoft:
-		return "soft"
+	case PostAssign:
+		return "assign"
 	}
 	return fmt.Sprintf("PostMode(%d)", int(p))
 }
@@ -44,7 +52,7 @@ type PostFilterConfig struct {
 	Carry       float64       // default 0.5; negative: none
 	Budget      time.Duration // for the dictionary part of one Separate call; 0: none
 	LabelFrames float64       // default 125 spectra
-	Mode        PostMode      // default PostHard
+	Mode        PostMode      // default PostAssign
 	// Floor is the smallest gain the post-filter applies, in [0, 1):
 	// the applied mask is Floor + (1−Floor)·M. Default 0; a floor trades
 	// crosstalk removal for fewer artefacts.
@@ -54,9 +62,11 @@ type PostFilterConfig struct {
 // PostFilter is a stream.Separator that runs an inner separator (IVA) and
 // then cleans each of its outputs with the dictionary: for output i it fits
 // all classes to that output alone, keeps a running share π_ik of each
-// class's energy on it, labels it with the leading class, and applies that
-// class's mask (or the share-weighted mix of masks, PostSoft) to output i,
-// removing what the inner separator left of the other classes.
+// class's energy on it, labels it with the leading class, and applies the
+// masks of the classes that belong to that output (PostAssign: its label and
+// the classes whose share is largest on it; PostHard: its label, renormalised
+// over the outputs' labels) to output i, removing what the inner separator
+// left of the other sources.
 type PostFilter struct {
 	inner   stream.Separator
 	m       *Model
@@ -71,6 +81,9 @@ type PostFilter struct {
 	bins    int
 	budget  atomic.Int64
 	labels  []labelSlot
+	label   []int  // per output: class with the largest running energy
+	scene   []bool // per class: some output carries it
+	keep    []bool // PostAssign: classes kept on the current output
 	cnt     counters
 	errs    sticky
 }
@@ -81,7 +94,7 @@ func NewPostFilter(inner stream.Separator, m *Model, cfg PostFilterConfig) (*Pos
 	if inner == nil || m == nil {
 		return nil, errors.New("dict: NewPostFilter: nil inner separator or model")
 	}
-	if cfg.Mode != PostHard && cfg.Mode != PostSoft {
+	if cfg.Mode < PostAssign || cfg.Mode > PostHard {
 		return nil, fmt.Errorf("dict: unknown post-filter mode %d", int(cfg.Mode))
 	}
 	if !(cfg.Floor >= 0 && cfg.Floor < 1) {
@@ -128,6 +141,9 @@ func (p *PostFilter) Prepare(mics, bins int) (int, error) {
 	p.mask = make([]float32, p.m.hdr.Bands)
 	p.binMask = make([]float32, bins)
 	p.labels = make([]labelSlot, n)
+	p.label = make([]int, n)
+	p.scene = make([]bool, K)
+	p.keep = make([]bool, K)
 	p.beta = math.Exp(-1 / p.scfg.LabelFrames)
 	p.Reset()
 	return n, nil
@@ -189,14 +205,14 @@ func (p *PostFilter) Separate(dst, mix [][]complex128) {
 		end = time.Now().Add(budget)
 	}
 	n := len(p.fits)
+	clear(p.scene)
 	for i, f := range p.fits {
 		var dl time.Time
 		if budget > 0 {
 			now := time.Now()
 			dl = now.Add(end.Sub(now) / time.Duration(n-i))
 		}
-		y := p.tmp[i]
-		if !f.run(y, dl) {
+		if !f.run(p.tmp[i], dl) {
 			p.errs.event(&errNonFinite)
 		}
 		p.cnt.add(f)
@@ -210,26 +226,58 @@ func (p *PostFilter) Separate(dst, mix [][]complex128) {
 				best = k
 			}
 		}
-		conf := 0.0
+		p.label[i] = best
 		if total > 0 {
-			conf = p.avgE[i][best] / total
+			p.labels[i].set(p.m.label(p.avgE[i]))
 		}
-		p.labels[i].set(best, conf)
+		p.scene[best] = true
+	}
+	for i, f := range p.fits {
+		y := p.tmp[i]
+		best := p.label[i]
 		switch p.cfg.Mode {
 		case PostHard:
-			copy(p.mask, f.mask[best])
-		case PostSoft:
-			clear(p.mask)
-			if total > 0 {
-				for k, mk := range f.mask {
-					w := float32(p.avgE[i][k] / total)
-					for j, v := range mk {
-						p.mask[j] += w * v
+			// The label's mask, renormalised over the classes the outputs
+			// carry (the scene): a class no output carries is taken as
+			// absent, its share goes to the classes present.
+			for j := range p.mask {
+				var t float32
+				for k, in := range p.scene {
+					if in {
+						t += f.mask[k][j]
 					}
 				}
-			} else {
-				for j := range p.mask {
+				if t > 1e-12 {
+					p.mask[j] = f.mask[best][j] / t
+				} else {
 					p.mask[j] = 1
+				}
+			}
+		case PostAssign:
+			for k := range p.scene {
+				// Output owning class k: largest share avgE[o][k]/Σ_c avgE[o][c].
+				own, ownV := 0, -1.0
+				for o := range p.avgE {
+					var tot float64
+					for _, v := range p.avgE[o] {
+						tot += v
+					}
+					v := 0.0
+					if tot > 0 {
+						v = p.avgE[o][k] / tot
+					}
+					if v > ownV {
+						own, ownV = o, v
+					}
+				}
+				p.keep[k] = own == i || k == best
+			}
+			clear(p.mask)
+			for k, in := range p.keep {
+				if in {
+					for j, v := range f.mask[k] {
+						p.mask[j] += v
+					}
 				}
 			}
 		}

@@ -57,7 +57,7 @@ func TestPostFilterRemovesCrosstalk(t *testing.T) {
 	tone, hiss, _ := synMixture(21)
 	x := twoMics(tone, hiss)
 	inner := runProcessor(t, newSpectral(t, newLeaky(testA, 0.3)), x)
-	for _, mode := range []PostMode{PostHard, PostSoft} {
+	for _, mode := range []PostMode{PostAssign, PostHard} {
 		pf, err := NewPostFilter(newLeaky(testA, 0.3), m, PostFilterConfig{Mode: mode})
 		if err != nil {
 			t.Fatal(err)
@@ -68,23 +68,21 @@ func TestPostFilterRemovesCrosstalk(t *testing.T) {
 		after := []float64{snrDB(tone, y[0], from), snrDB(hiss, y[1], from)}
 		l := pf.Labels()
 		t.Logf("%v: SNR before %.1f, %.1f dB; after %.1f, %.1f dB; labels %v; %+v", mode, before[0], before[1], after[0], after[1], l, pf.Stats())
-		// Measured: hard +7.5 and +6.9 dB; soft +6.9 and +1.9 dB (the hiss
-		// label is less certain, so its soft mask mixes in the tone mask).
-		want := map[PostMode]float64{PostHard: 5, PostSoft: 1}[mode]
+		// Measured: hard +8.6 and +6.7 dB.
 		for i := range after {
-			if after[i] < before[i]+want {
-				t.Errorf("%v: output %d SNR %.1f → %.1f dB; want ≥ %g dB better", mode, i, before[i], after[i], want)
+			if after[i] < before[i]+5 {
+				t.Errorf("%v: output %d SNR %.1f → %.1f dB; want ≥ 5 dB better", mode, i, before[i], after[i])
 			}
 		}
-		if l[0].Class != "tone" || l[1].Class != "hiss" || !(l[0].Confidence > 0.7 && l[1].Confidence > 0.7) {
-			t.Errorf("%v: labels %v; want tone then hiss, both confident", mode, l)
+		if l[0].Class != "tone" || l[1].Class != "hiss" || !(l[0].Confidence > 0.5 && l[1].Confidence > 0.5) {
+			t.Errorf("%v: labels %v; want tone then hiss, each the majority", mode, l)
 		}
 	}
 }
 
 func TestPostFilterContract(t *testing.T) {
 	m := tinyModel(t)
-	for _, mode := range []PostMode{PostHard, PostSoft} {
+	for _, mode := range []PostMode{PostAssign, PostHard} {
 		t.Run(mode.String(), func(t *testing.T) {
 			pf, err := NewPostFilter(newLeaky(testA, 0.3), m, PostFilterConfig{Mode: mode, Floor: 0.05})
 			if err != nil {

@@ -44,11 +44,50 @@ type SeparatorConfig struct {
 	// LabelFrames is the time constant, in spectra, of the running class
 	// energies behind Labels and the choice of outputs (default 125).
 	LabelFrames float64
-	// Discard, with M below the class count, drops the share of the
-	// classes that are not written. By default those classes are taken as
-	// absent: the masks are renormalised over the written classes, so the
-	// M outputs still add up to the mixture.
-	Discard bool
+	// Reduce is how M outputs are made from more classes (default
+	// ReduceGroup).
+	Reduce Reduce
+}
+
+// Reduce selects how a Separator with fewer outputs M than classes K makes
+// its outputs. Every mode fits all K classes.
+type Reduce int
+
+const (
+	// ReduceGroup merges classes into M outputs, greedily merging the pair
+	// of groups whose merge loses least: cost(A, B) = min(E_A, E_B)·(1 − κ_AB),
+	// E the running energies, κ_AB the confusability of the groups' classes
+	// measured on the validation mixtures (Header.Confusion, mean over
+	// pairs). Merging a class that is absent (small E) or that the model
+	// cannot tell from the other (large κ, e.g. drum-heavy music and noise)
+	// costs little; so a speech + music mixture through a speech/music/noise
+	// model gives {speech} and {music, noise}. Output i carries the sum of
+	// its classes' masks (outputs add up to the mixture) and is named after
+	// its strongest class. A partition is replaced only when the new one
+	// costs less than 0.8 of the current one. With M = 1 the strongest class
+	// alone is written. The default.
+	ReduceGroup Reduce = iota
+	// ReduceRenorm writes the M classes with the largest running energy
+	// (a class replaces a written one when it is 3 dB stronger) and, for
+	// M ≥ 2, renormalises their masks over the written classes: the other
+	// classes are taken as absent and their estimated share goes back to
+	// the written ones in proportion.
+	ReduceRenorm
+	// ReduceDrop writes the M classes with the largest running energy and
+	// drops the other classes' share.
+	ReduceDrop
+)
+
+func (r Reduce) String() string {
+	switch r {
+	case ReduceGroup:
+		return "group"
+	case ReduceRenorm:
+		return "renorm"
+	case ReduceDrop:
+		return "drop"
+	}
+	return fmt.Sprintf("Reduce(%d)", int(r))
 }
 
 func (c *SeparatorConfig) fill(m *Model) error {
@@ -81,6 +120,9 @@ func (c *SeparatorConfig) fill(m *Model) error {
 	if c.LabelFrames == 0 {
 		c.LabelFrames = defaultLabelFrames
 	}
+	if c.Reduce < ReduceGroup || c.Reduce > ReduceDrop {
+		return fmt.Errorf("dict: unknown reduce mode %d", int(c.Reduce))
+	}
 	switch {
 	case !(c.StepSize >= 0) || math.IsInf(c.StepSize, 0):
 		return fmt.Errorf("dict: step size %v must be finite and not negative", c.StepSize)
@@ -96,8 +138,12 @@ func (c *SeparatorConfig) fill(m *Model) error {
 	return nil
 }
 
-// Label names the class an output carries, with a confidence in [0, 1]:
-// the class's share of the output's running energy over all classes.
+// Label names the class an output carries, with a confidence in [0, 1].
+// The name is the class whose confusion row (Header.Confusion: the energy
+// shares the model gives on streams of that class) best explains the
+// output's running class energies, and the confidence its posterior
+// probability (see Model.label); for models without a confusion matrix, the
+// class with the largest share and that share.
 type Label struct {
 	Class      string
 	Confidence float64
@@ -199,13 +245,18 @@ type Separator struct {
 	f       *fitter
 	bins    int
 	binMask []float32
-	sum     []float32 // per band: 1/Σ of the written classes' masks
 	band    []float32 // one renormalised band mask
-	avgE    []float64 // running class energies (bias-corrected EMA)
+	avgE    []float64 // running class energies (EMA; only their ratios matter)
 	beta    float64
-	betaT   float64
-	slot    []int // output → class
-	chosen  []bool
+	slot    []int  // top-M modes: output → class
+	chosen  []bool // top-M modes: class is written
+	owner   []int  // class → output, −1 if not written
+	group   []int  // ReduceGroup: class → group of the partition
+	over    []float64
+	taken   []bool
+	trial   []int     // ReduceGroup: candidate partition
+	ownE    []float64 // scratch: running energies of one output's classes
+	grouped bool      // ReduceGroup: owner holds a partition
 	budget  atomic.Int64
 	labels  []labelSlot
 	cnt     counters
@@ -250,11 +301,16 @@ func (s *Separator) Prepare(mics, bins int) (int, error) {
 	s.bins = bins
 	s.f = newFitter(s.m, &s.cfg)
 	s.binMask = make([]float32, bins)
-	s.sum = make([]float32, s.m.hdr.Bands)
 	s.band = make([]float32, s.m.hdr.Bands)
 	s.avgE = make([]float64, K)
 	s.chosen = make([]bool, K)
 	s.slot = make([]int, s.cfg.Sources)
+	s.owner = make([]int, K)
+	s.group = make([]int, K)
+	s.over = make([]float64, s.cfg.Sources)
+	s.taken = make([]bool, s.cfg.Sources)
+	s.trial = make([]int, K)
+	s.ownE = make([]float64, K)
 	s.labels = make([]labelSlot, s.cfg.Sources)
 	s.beta = math.Exp(-1 / s.cfg.LabelFrames)
 	s.Reset()
@@ -268,13 +324,17 @@ func (s *Separator) Reset() {
 	}
 	s.f.reset()
 	clear(s.avgE)
-	s.betaT = 1
 	clear(s.chosen)
+	for k := range s.owner {
+		s.owner[k] = -1
+	}
 	for i := range s.slot {
 		s.slot[i] = i
 		s.chosen[i] = true
+		s.owner[i] = i
 		s.labels[i].set(i, 0)
 	}
+	s.grouped = false
 	s.cnt.reset()
 	s.errs.reset()
 }
@@ -330,38 +390,34 @@ func (s *Separator) Separate(dst, mix [][]complex128) {
 	}
 	s.cnt.add(s.f)
 	s.track()
-	renorm := len(s.slot) < len(s.chosen) && !s.cfg.Discard
-	if renorm {
-		// M_k / Σ_{written} M_i, band by band.
-		for j := range s.sum {
-			var t float32
-			for _, k := range s.slot {
-				t += s.f.mask[k][j]
-			}
-			if t > 1e-12 {
-				s.sum[j] = 1 / t
-			} else {
-				s.sum[j] = 0
-			}
-		}
-	}
-	for i, k := range s.slot {
-		d := dst[i]
+	renorm := s.cfg.Reduce == ReduceRenorm && len(s.slot) < len(s.owner) && len(s.slot) > 1
+	for i, d := range dst {
 		if len(d) != s.bins {
 			panic("dict: Separator.Separate: dst length does not match Prepare")
 		}
-		band := s.f.mask[k]
-		if renorm {
-			for j, v := range band {
-				if t := s.sum[j]; t > 0 {
-					s.band[j] = v * t
-				} else {
-					s.band[j] = 1 / float32(len(s.slot)) // no written class here: equal shares
+		// Output i: Σ of its classes' masks (renormalised over the
+		// written classes when some are not written).
+		for j := range s.band {
+			var own, all float32
+			for k, o := range s.owner {
+				v := s.f.mask[k][j]
+				if o == i {
+					own += v
+				}
+				if o >= 0 {
+					all += v
 				}
 			}
-			band = s.band
+			if renorm {
+				if all > 1e-12 {
+					own /= all
+				} else {
+					own = 1 / float32(len(dst)) // no written class here: equal shares
+				}
+			}
+			s.band[j] = own
 		}
-		s.m.bm.interp(s.binMask, band)
+		s.m.bm.interp(s.binMask, s.band)
 		applyMask(d, x, s.binMask)
 	}
 }
@@ -381,13 +437,15 @@ func applyMask(dst, x []complex128, m []float32) {
 // track updates the running class energies, the output choice and the
 // labels.
 func (s *Separator) track() {
-	s.betaT *= s.beta
-	var total float64
 	for k, e := range s.f.energy {
 		s.avgE[k] = s.beta*s.avgE[k] + (1-s.beta)*e
-		total += s.avgE[k]
 	}
-	if len(s.slot) < len(s.avgE) {
+	M, K := len(s.slot), len(s.avgE)
+	switch {
+	case M == K:
+	case s.cfg.Reduce == ReduceGroup && M > 1:
+		s.regroup()
+	default:
 		// Swap the weakest written class for the strongest unwritten one
 		// when it is 3 dB stronger (hysteresis keeps outputs stable).
 		weak, strong := -1, -1
@@ -404,14 +462,187 @@ func (s *Separator) track() {
 		if strong >= 0 && s.avgE[strong] > 2*s.avgE[s.slot[weak]] {
 			s.chosen[s.slot[weak]] = false
 			s.chosen[strong] = true
+			s.owner[s.slot[weak]] = -1
+			s.owner[strong] = weak
 			s.slot[weak] = strong
 		}
 	}
-	for i, k := range s.slot {
-		c := 0.0
-		if total > 0 {
-			c = s.avgE[k] / total
+	// Each output is named by the label model from the energies of its
+	// classes (Model.label).
+	for i := range s.labels {
+		for k, o := range s.owner {
+			s.ownE[k] = 0
+			if o == i {
+				s.ownE[k] = s.avgE[k]
+			}
 		}
-		s.labels[i].set(k, c)
+		s.labels[i].set(s.m.label(s.ownE))
 	}
+}
+
+// regroup partitions the classes into M groups (ReduceGroup) and gives each
+// group the output it overlaps most (by running energy) with before, the
+// strongest group choosing first, so outputs keep their source.
+func (s *Separator) regroup() {
+	M := len(s.slot)
+	mergeGroups(s.trial, s.avgE, s.m.hdr.Confusion, M)
+	if s.grouped {
+		// Hysteresis: keep the current partition unless the new one is
+		// clearly cheaper.
+		for k, o := range s.owner {
+			s.group[k] = o
+		}
+		if partitionCost(s.trial, s.avgE, s.m.hdr.Confusion) >= 0.8*partitionCost(s.group, s.avgE, s.m.hdr.Confusion) {
+			return
+		}
+	}
+	copy(s.group, s.trial)
+	first := !s.grouped
+	s.grouped = true
+	clear(s.taken)
+	for range M {
+		// The unassigned group with the most energy.
+		g, gE := -1, -1.0
+		for cand := 0; cand < M; cand++ {
+			var e float64
+			done := false
+			for k, gk := range s.group {
+				if gk == cand {
+					e += s.avgE[k]
+					if s.owner[k] >= M { // marked as assigned this round
+						done = true
+					}
+				}
+			}
+			if !done && e > gE {
+				g, gE = cand, e
+			}
+		}
+		clear(s.over)
+		for k, gk := range s.group {
+			if gk == g && !first && s.owner[k] >= 0 && s.owner[k] < M {
+				s.over[s.owner[k]] += s.avgE[k] + 1e-300
+			}
+		}
+		out := -1
+		for o, v := range s.over {
+			if !s.taken[o] && (out < 0 || v > s.over[out]) {
+				out = o
+			}
+		}
+		s.taken[out] = true
+		for k, gk := range s.group {
+			if gk == g {
+				s.owner[k] = M + out // assigned; decoded below
+			}
+		}
+	}
+	for k := range s.owner {
+		s.owner[k] -= M
+	}
+}
+
+// confusability κ of classes a and b: the model's value, or 0 (never
+// confused) for models without it.
+func confusability(conf [][]float64, a, b int) float64 {
+	if len(conf) == 0 {
+		return 0
+	}
+	return (conf[a][b] + conf[b][a]) / 2
+}
+
+// groupCost is the cost of merging groups ga and gb of partition group:
+// min(E_ga, E_gb)·(1 − mean κ over the class pairs across them).
+func groupCost(group []int, e []float64, conf [][]float64, ga, gb int) float64 {
+	var ea, eb, kappa float64
+	n := 0
+	for a, g := range group {
+		switch g {
+		case ga:
+			ea += e[a]
+			for b, h := range group {
+				if h == gb {
+					kappa += confusability(conf, a, b)
+					n++
+				}
+			}
+		case gb:
+			eb += e[a]
+		}
+	}
+	if n > 0 {
+		kappa /= float64(n)
+	}
+	return min(ea, eb) * (1 - kappa)
+}
+
+// mergeGroups writes to group (class → group 0..m−1, numbered in class
+// order) the greedy agglomeration of the classes down to m groups by
+// groupCost. It does not allocate (at most 16 classes).
+func mergeGroups(group []int, e []float64, conf [][]float64, m int) {
+	k := len(group)
+	for c := range group {
+		group[c] = c
+	}
+	for n := k; n > m; n-- {
+		ba, bb, best := -1, -1, math.Inf(1)
+		for a := 0; a < k; a++ {
+			if !hasGroup(group, a) {
+				continue
+			}
+			for b := a + 1; b < k; b++ {
+				if !hasGroup(group, b) {
+					continue
+				}
+				if c := groupCost(group, e, conf, a, b); c < best {
+					ba, bb, best = a, b, c
+				}
+			}
+		}
+		for c := range group {
+			if group[c] == bb {
+				group[c] = ba
+			}
+		}
+	}
+	var num [maxGroupClasses]int
+	for i := range num[:k] {
+		num[i] = -1
+	}
+	next := 0
+	for c, g := range group {
+		if num[g] < 0 {
+			num[g] = next
+			next++
+		}
+		group[c] = num[g]
+	}
+}
+
+func hasGroup(group []int, g int) bool {
+	for _, h := range group {
+		if h == g {
+			return true
+		}
+	}
+	return false
+}
+
+// partitionCost is the total merge cost of a partition: for every group,
+// the cost of having merged its classes, Σ over its classes but the
+// strongest of E_c·(1 − κ(c, strongest)).
+func partitionCost(group []int, e []float64, conf [][]float64) float64 {
+	var cost float64
+	for c, g := range group {
+		lead := c
+		for d, h := range group {
+			if h == g && e[d] > e[lead] {
+				lead = d
+			}
+		}
+		if lead != c {
+			cost += e[c] * (1 - confusability(conf, c, lead))
+		}
+	}
+	return cost
 }

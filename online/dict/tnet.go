@@ -164,10 +164,37 @@ func (n *tnet) backward(X mat.Matrix, dY *mat.Dense, from, to int, dX *mat.Dense
 	}
 }
 
-// adam is the optimiser state shared by all layers of a training run.
+// adam is the optimiser state of one class's network, with the running
+// average of its weights.
 type adam struct {
 	lr, b1, b2, eps, wd float64
 	t                   int
+	avg                 [][]float64 // EMA of the parameters (snapshot layout)
+}
+
+// avgDecay is the per-step decay of the weight average (half-life ≈ 350
+// steps, 1.5 epochs at the defaults). Validation, early stopping and the
+// saved model use the average: it moves less from epoch to epoch than the
+// raw weights and generalises better (Polyak–Ruppert averaging).
+const avgDecay = 0.998
+
+// average folds n's current parameters into a.avg, with the warm-up
+// d_t = min(avgDecay, (1+t)/(10+t)) so the first steps are not stuck at the
+// initial weights.
+func (a *adam) average(n *tnet) {
+	if a.avg == nil {
+		a.avg = n.snapshot(nil)
+		return
+	}
+	d := math.Min(avgDecay, float64(1+a.t)/float64(10+a.t))
+	for i, l := range n.layers {
+		for j, v := range l.W.RawMatrix().Data {
+			a.avg[2*i][j] = d*a.avg[2*i][j] + (1-d)*v
+		}
+		for j, v := range l.b {
+			a.avg[2*i+1][j] = d*a.avg[2*i+1][j] + (1-d)*v
+		}
+	}
 }
 
 // step applies one AdamW update (Loshchilov & Hutter: weight decay

@@ -35,40 +35,50 @@ type TrainConfig struct {
 	Size int `json:"stft_size"` // STFT window, default 1024
 	Hop  int `json:"stft_hop"`  // STFT hop, default Size/4
 
-	Bands     int    `json:"bands"`      // mel bands, default 64
-	Lags      []int  `json:"lags"`       // encoder input delays in spectra, default [0 1 2 3 5 8]
-	EncHidden []int  `json:"enc_hidden"` // encoder hidden widths, default [128]
-	Latent    int    `json:"latent"`     // code dimension, default 16
-	DecHidden []int  `json:"dec_hidden"` // decoder hidden widths, default [96]
-	Hidden    string `json:"hidden_act"` // hidden activation relu|tanh, default tanh
+	Bands int   `json:"bands"` // mel bands, default 64
+	Lags  []int `json:"lags"`  // encoder input delays in spectra, default [0 1 2 3]
+	// NoTonal leaves the band tonality out of the encoder input.
+	NoTonal bool `json:"no_tonal"`
+	// SlowFrames adds each band's running mean and deviation over that
+	// many spectra to the encoder input; default 31 (0.5 s), negative
+	// means none.
+	SlowFrames float64 `json:"slow_frames"`
+	EncHidden  []int   `json:"enc_hidden"` // encoder hidden widths, default [128]
+	Latent     int     `json:"latent"`     // code dimension, default 16
+	DecHidden  []int   `json:"dec_hidden"` // decoder hidden widths, default [96]
+	Hidden     string  `json:"hidden_act"` // hidden activation relu|tanh, default tanh
 	// LevelFrames is the level normaliser's time constant in spectra,
 	// default 1 s worth (Rate/Hop).
 	LevelFrames float64 `json:"level_frames"`
 	EpsAbs      float64 `json:"eps_abs"` // default 1e-6
 	EpsRel      float64 `json:"eps_rel"` // default 1e-3
 
-	Epochs        int     `json:"epochs"`         // at most, default 40
+	Epochs        int     `json:"epochs"`         // at most, default 16
 	Segments      int     `json:"segments"`       // new random mixtures per epoch, default 400
 	SegmentFrames int     `json:"segment_frames"` // spectra per mixture, default 96
-	ValSegments   int     `json:"val_segments"`   // fixed validation mixtures, default 120
+	ValSegments   int     `json:"val_segments"`   // fixed validation mixtures, default 240
 	Batch         int     `json:"batch"`          // mini-batch, default 128
 	LearnRate     float64 `json:"learn_rate"`     // Adam step, default 2e-3; halved after every second epoch without improvement
-	WeightDecay   float64 `json:"weight_decay"`   // decoupled (AdamW), default 1e-4
-	Patience      int     `json:"patience"`       // epochs without validation improvement before stopping, default 5
+	WeightDecay   float64 `json:"weight_decay"`   // decoupled (AdamW), default 0.01
+	Patience      int     `json:"patience"`       // epochs without a better validation mask gain before stopping, default 5
 	ValFraction   float64 `json:"val_fraction"`   // held-out share of each class's files, default 0.15
 	// Single is the share of training mixtures that hold one class only
-	// (default 0.1; negative means none); the others hold two or more,
+	// (default 0.3; negative means none); the others hold two or more,
 	// each class present with probability Present (default 0.6).
 	Single  float64 `json:"single"`
 	Present float64 `json:"present"`
-	GainDB        float64 `json:"gain_db"`        // ± range of each source's level around unit RMS, default 10
+	GainDB  float64 `json:"gain_db"` // ± range of each source's level around unit RMS, default 10
 	// Reverb is the probability that a source is convolved with a
 	// synthetic room response (exponentially decaying noise with an RT60
 	// drawn from [0.1, MaxRT60] s and a direct-to-reverberant ratio drawn
 	// from [0, 12] dB) before mixing, default 0.7; negative means never.
 	// Targets are the reverberant sources, as heard at the mic.
 	Reverb  float64 `json:"reverb"`
-	MaxRT60 float64 `json:"max_rt60_s"` // default 0.6
+	MaxRT60 float64 `json:"max_rt60_s"` // default 0.5
+	// DryClasses are never given a room response: classes of ambient
+	// recordings (noise) that already carry their room, so that
+	// reverberation does not become evidence for them.
+	DryClasses []string `json:"dry_classes,omitempty"`
 	// Speed is the ± range of a random speed change (pitch and tempo)
 	// of each source excerpt, default 0.1; negative means none.
 	Speed float64 `json:"speed"`
@@ -106,7 +116,7 @@ func (c *TrainConfig) fill() error {
 	def(&c.Hop, c.Size/4)
 	def(&c.Bands, 64)
 	if c.Lags == nil {
-		c.Lags = []int{0, 1, 2, 3, 5, 8}
+		c.Lags = []int{0, 1, 2, 3}
 	}
 	if c.EncHidden == nil {
 		c.EncHidden = []int{128}
@@ -121,22 +131,23 @@ func (c *TrainConfig) fill() error {
 	deff(&c.LevelFrames, float64(c.Rate)/float64(c.Hop))
 	deff(&c.EpsAbs, 1e-6)
 	deff(&c.EpsRel, 1e-3)
-	def(&c.Epochs, 40)
+	def(&c.Epochs, 16)
 	def(&c.Segments, 400)
 	def(&c.SegmentFrames, 96)
-	def(&c.ValSegments, 120)
+	def(&c.ValSegments, 240)
 	def(&c.Batch, 128)
 	deff(&c.LearnRate, 2e-3)
-	deff(&c.WeightDecay, 1e-4)
+	deff(&c.WeightDecay, 0.01)
 	def(&c.Patience, 5)
 	deff(&c.ValFraction, 0.15)
 	deff(&c.Present, 0.6)
-	deff(&c.Single, 0.1)
+	deff(&c.Single, 0.3)
 	c.Single = max(c.Single, 0)
 	deff(&c.GainDB, 10)
 	def(&c.CalibSteps, 4)
 	deff(&c.Reverb, 0.7)
-	deff(&c.MaxRT60, 0.6)
+	deff(&c.MaxRT60, 0.5)
+	deff(&c.SlowFrames, 31)
 	deff(&c.MaskLoss, 0.5)
 	deff(&c.Speed, 0.1)
 	deff(&c.EQDB, 6)
@@ -186,7 +197,7 @@ func (c *TrainConfig) fill() error {
 func (c *TrainConfig) header(classes []string) Header {
 	h := Header{
 		Rate: c.Rate, Size: c.Size, Hop: c.Hop,
-		Bands: c.Bands, Lags: slices.Clone(c.Lags), LevelFrames: c.LevelFrames,
+		Bands: c.Bands, Lags: slices.Clone(c.Lags), Tonal: !c.NoTonal, SlowFrames: max(c.SlowFrames, 0), LevelFrames: c.LevelFrames,
 		EpsAbs: c.EpsAbs, EpsRel: c.EpsRel,
 		Classes:  slices.Clone(classes),
 		StepSize: c.StepSize, MaskPower: c.MaskPower,
@@ -194,7 +205,7 @@ func (c *TrainConfig) header(classes []string) Header {
 	if h.MaskPower == 0 {
 		h.MaskPower = 1
 	}
-	in := len(c.Lags) * c.Bands
+	in := h.inputs()
 	for _, w := range c.EncHidden {
 		h.Enc = append(h.Enc, LayerShape{In: in, Out: w, Act: c.Hidden})
 		in = w
@@ -234,7 +245,7 @@ type EpochStats struct {
 	ValLoss   float64 `json:"val_loss"`    // the same on the fixed validation mixtures
 	ValGainDB float64 `json:"val_gain_db"` // mean mask SNR improvement on validation mixtures of ≥ 2 classes (encoder warm start only)
 	LearnRate float64 `json:"learn_rate"`
-	Best      bool    `json:"best"`
+	Best      bool    `json:"best"` // the highest ValGainDB so far (these weights are kept)
 }
 
 // History is the per-epoch record of a training run.
@@ -244,12 +255,14 @@ type History struct {
 	Calib    []CalibPoint `json:"calibration"`
 }
 
-// CalibPoint is one (step size, mask power) tried on the validation set.
+// CalibPoint is one setting tried on the validation mixtures, with the
+// mean mask SNR gain it gave.
 type CalibPoint struct {
-	StepSize  float64 `json:"step_size"`
-	MaskPower float64 `json:"mask_power"`
-	GainDB    float64 `json:"gain_db"`
-	Chosen    bool    `json:"chosen"`
+	StepSize     float64   `json:"step_size"`
+	MaskPower    float64   `json:"mask_power"`
+	ClassGainsDB []float64 `json:"class_gains_db"`
+	GainDB       float64   `json:"gain_db"`
+	Chosen       bool      `json:"chosen"`
 }
 
 // clip is one training file (or its held-out part), at unit RMS.
@@ -379,7 +392,7 @@ func loadClasses(classes []ClassFiles, c *TrainConfig) ([]classSet, []ClassData,
 // targets, one row per spectrum.
 type examples struct {
 	n       int
-	in      []float64 // n × len(Lags)·Bands
+	in      []float64 // n × Header.inputs()
 	target  []float64 // n × K·Bands (√-compressed, level-normalised class bands)
 	mixNorm []float64 // n × Bands (X̄, normalised mixture bands)
 	// For the mask SNR (validation only): bin spectra, per spectrum.
@@ -388,10 +401,19 @@ type examples struct {
 	multi []bool          // [n] ≥ 2 classes present
 	level []float64       // [n] the normaliser L_t+EpsAbs
 	seg   []int           // [n] segment index (fitter runs restart at a new segment)
+	stats *maskStats      // mask SNR statistics (validation only)
 }
 
 // synth builds segs random mixtures from split (train or validation clips).
-func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, val, keepSpectra bool) *examples {
+// What synth keeps besides the model inputs and targets.
+const (
+	keepNone  = iota
+	keepStats // the mixture spectra and the mask SNR statistics (validation)
+	keepAll   // also every class's spectrum (tests: the naive oracle)
+)
+
+func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, val bool, keep int) *examples {
+	keepSpectra := keep >= keepStats
 	k, B := len(sets), c.Bands
 	T := c.SegmentFrames
 	bins := c.Size/2 + 1
@@ -402,12 +424,15 @@ func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, 
 	}
 	fe := newFrontend(m)
 	ex := &examples{n: segs * T}
-	ex.in = make([]float64, ex.n*len(c.Lags)*B)
+	ex.in = make([]float64, ex.n*m.hdr.inputs())
 	ex.target = make([]float64, ex.n*k*B)
 	ex.mixNorm = make([]float64, ex.n*B)
 	if keepSpectra {
 		ex.mix = make([][]complex64, ex.n)
-		ex.comp = make([][][]complex64, ex.n)
+		ex.stats = newMaskStats(m.bm, k)
+		if keep == keepAll {
+			ex.comp = make([][][]complex64, ex.n)
+		}
 		ex.multi = make([]bool, ex.n)
 		ex.level = make([]float64, ex.n)
 		ex.seg = make([]int, ex.n)
@@ -430,7 +455,7 @@ func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, 
 	for i := range eq {
 		eq[i] = make([]complex128, bins)
 	}
-	in := make([]float32, len(c.Lags)*B)
+	in := make([]float32, m.hdr.inputs())
 	band := make([]float32, B)
 	mag := make([]float32, bins)
 	row := 0
@@ -455,7 +480,7 @@ func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, 
 			g := math.Pow(10, (2*rng.Float64()-1)*c.GainDB/20)
 			r := 1 + (2*rng.Float64()-1)*c.Speed
 			excerpt(ext, x, float64(pos)-float64(rv.maxL)*r, r)
-			if rng.Float64() < c.Reverb {
+			if rng.Float64() < c.Reverb && !slices.Contains(c.DryClasses, set.name) {
 				rv.apply(sig[i], ext, g, rng)
 			} else {
 				for t := range sig[i] {
@@ -520,14 +545,19 @@ func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, 
 				for f, v := range mixSpec {
 					ex.mix[row][f] = complex64(v)
 				}
-				ex.comp[row] = make([][]complex64, k)
-				for i := range sets {
-					ex.comp[row][i] = make([]complex64, bins)
-					if present[i] {
-						for f, v := range spec[i][0] {
-							ex.comp[row][i][f] = complex64(v)
+				if keep == keepAll {
+					ex.comp[row] = make([][]complex64, k)
+					for i := range sets {
+						ex.comp[row][i] = make([]complex64, bins)
+						if present[i] {
+							for f, v := range spec[i][0] {
+								ex.comp[row][i][f] = complex64(v)
+							}
 						}
 					}
+				}
+				if np >= 2 {
+					ex.stats.add(m.bm, row, mixSpec, spec, present)
 				}
 				ex.multi[row] = np >= 2
 				ex.level[row] = lv
@@ -540,8 +570,8 @@ func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, 
 }
 
 // Train trains one autoencoder per class on random mixtures of the classes'
-// files and returns the model with the weights of the epoch with the lowest
-// validation loss. It is deterministic: the same files, settings and seed
+// files and returns the model with the (running-average) weights of the
+// epoch with the best validation mask SNR gain. It is deterministic: the same files, settings and seed
 // give the same model bytes (on the same GOARCH; gonum's parallel matrix
 // products split work by position, not by thread timing). progress, if not
 // nil, is called from Train's goroutine. ctx cancels between batches.
@@ -559,6 +589,11 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 	for i, c := range classes {
 		names[i] = c.Class
 	}
+	for _, d := range cfg.DryClasses {
+		if !slices.Contains(names, d) {
+			return nil, nil, fmt.Errorf("dict: dry class %q is not one of the classes %q", d, names)
+		}
+	}
 	h := cfg.header(names)
 	m, err := newModel(h)
 	if err != nil {
@@ -575,7 +610,7 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 	for k := range nets {
 		nets[k] = newTNet(h.Enc, h.Dec, rng)
 	}
-	val := synth(m, sets, &cfg, valRng, cfg.ValSegments, true, true)
+	val := synth(m, sets, &cfg, valRng, cfg.ValSegments, true, keepStats)
 
 	opt := make([]*adam, K)
 	for k := range opt {
@@ -583,11 +618,12 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 	}
 	hist := &History{}
 	best := make([][][]float64, K)
-	bestVal := math.Inf(1)
+	cur := make([][][]float64, K)
+	bestGain := math.Inf(-1)
 	bad := 0
 	lr := cfg.LearnRate
 	nb := cfg.Batch
-	X := mat.NewDense(nb, len(cfg.Lags)*B, nil)
+	X := mat.NewDense(nb, h.inputs(), nil)
 	Xm := mat.NewDense(nb, B, nil)
 	T := make([]*mat.Dense, K)
 	dC := make([]*mat.Dense, K)
@@ -597,7 +633,7 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 		nets[k].setBatch(nb)
 	}
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		ex := synth(m, sets, &cfg, rng, cfg.Segments, false, false)
+		ex := synth(m, sets, &cfg, rng, cfg.Segments, false, keepNone)
 		if epoch == 1 {
 			// Start each decoder's output bias at the mean target, so
 			// training starts from the class's average spectrum.
@@ -621,7 +657,7 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 				return nil, hist, err
 			}
 			xr := X.RawMatrix()
-			w := len(cfg.Lags) * B
+			w := h.inputs()
 			for r := 0; r < nb; r++ {
 				e := perm[bi*nb+r]
 				copy(xr.Data[r*xr.Stride:r*xr.Stride+w], ex.in[e*w:(e+1)*w])
@@ -639,11 +675,19 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 			sum += l
 			progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Batch: bi + 1, Batches: batches, TrainLoss: sum / float64(bi+1)})
 		}
+		// Validate (and keep) the running average of the weights.
+		for k, n := range nets {
+			cur[k] = n.snapshot(cur[k])
+			n.restore(opt[k].avg)
+		}
 		vl, gain := validate(m, nets, val, &cfg)
 		st := EpochStats{Epoch: epoch, TrainLoss: sum / float64(batches), ValLoss: vl, ValGainDB: gain, LearnRate: lr}
 		stop := ""
-		if vl < bestVal*(1-1e-3) {
-			bestVal = vl
+		// Keep and stop on the separation the masks make on held-out files
+		// (the validation mask SNR gain), the quantity the model is for;
+		// the loss is reported beside it.
+		if gain > bestGain+0.01 {
+			bestGain = gain
 			bad = 0
 			st.Best = true
 			for k, n := range nets {
@@ -657,6 +701,9 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 			if bad >= cfg.Patience {
 				stop = fmt.Sprintf("early stop: no validation improvement in %d epochs", bad)
 			}
+		}
+		for k, n := range nets {
+			n.restore(cur[k])
 		}
 		if stop == "" && epoch == cfg.Epochs {
 			stop = fmt.Sprintf("reached the maximum of %d epochs", cfg.Epochs)
@@ -707,6 +754,7 @@ func trainStep(nets []*tnet, opt []*adam, X, Xm *mat.Dense, T, dC []*mat.Dense, 
 		opt[k].t++
 		opt[k].lr = lr
 		opt[k].step(nets[k])
+		opt[k].average(nets[k])
 	})
 	return loss
 }
@@ -788,7 +836,7 @@ func lossGrad(dC, C, T []*mat.Dense, Xm *mat.Dense, lam float64) float64 {
 // the encoder–decoder outputs (no latent steps) with mask power 1.
 func validate(m *Model, nets []*tnet, ex *examples, c *TrainConfig) (float64, float64) {
 	K, B := len(nets), c.Bands
-	w := len(c.Lags) * B
+	w := m.hdr.inputs()
 	const chunk = 256
 	var loss float64
 	outs := make([][]float64, K) // n × B per class
@@ -821,27 +869,28 @@ func validate(m *Model, nets []*tnet, ex *examples, c *TrainConfig) (float64, fl
 	for k := range cs {
 		cs[k] = make([]float32, B)
 	}
-	acc := newSNRAcc(K)
-	maskB := alloc2f(K, B)
-	for r := 0; r < ex.n; r++ {
+	gain := ex.stats.gain(func(r int, dst [][]float32) {
 		for k := range cs {
 			for j := range cs[k] {
 				cs[k][j] = float32(outs[k][r*B+j])
 			}
 		}
-		bandMasks(maskB, cs, 1)
-		acc.add(m.bm, ex, r, maskB)
-	}
-	return loss, acc.gain()
+		bandMasks(dst, cs, 1, nil)
+	})
+	return loss, gain
 }
 
-// bandMasks writes M_k = Ŝ_k^p/Σ_j Ŝ_j^p, Ŝ = c², to dst.
-func bandMasks(dst, c [][]float32, p float64) {
+// bandMasks writes M_k = (g_k·Ŝ_k)^p/Σ_i (g_i·Ŝ_i)^p, Ŝ = c², to dst (g = 1
+// if gains is nil).
+func bandMasks(dst, c [][]float32, p float64, gains []float64) {
 	B := len(c[0])
 	for j := 0; j < B; j++ {
 		var sum float64
 		for k := range c {
 			s := float64(c[k][j]) * float64(c[k][j])
+			if gains != nil {
+				s *= gains[k]
+			}
 			w := math.Pow(s, p)
 			dst[k][j] = float32(w)
 			sum += w
@@ -854,110 +903,6 @@ func bandMasks(dst, c [][]float32, p float64) {
 			}
 		}
 	}
-}
-
-// snrAcc accumulates, per class, the energies that make the mask SNR:
-// the class's energy Σ|S_k|², the masked error Σ|M_k X − S_k|² and the
-// unprocessed error Σ|X − S_k|², over spectra where ≥ 2 classes are present.
-type snrAcc struct {
-	sig, errOut, errIn []float64
-	binMask            []float32
-}
-
-func newSNRAcc(k int) *snrAcc {
-	return &snrAcc{sig: make([]float64, k), errOut: make([]float64, k), errIn: make([]float64, k)}
-}
-
-func (a *snrAcc) add(bm *bandMap, ex *examples, r int, maskB [][]float32) {
-	if !ex.multi[r] {
-		return
-	}
-	if a.binMask == nil {
-		a.binMask = make([]float32, bm.bins)
-	}
-	x := ex.mix[r]
-	for k := range maskB {
-		bm.interp(a.binMask, maskB[k])
-		s := ex.comp[r][k]
-		for f, v := range x {
-			sv := complex128(s[f])
-			xv := complex128(v)
-			d := complex(float64(a.binMask[f]), 0)*xv - sv
-			a.sig[k] += real(sv)*real(sv) + imag(sv)*imag(sv)
-			a.errOut[k] += real(d)*real(d) + imag(d)*imag(d)
-			e := xv - sv
-			a.errIn[k] += real(e)*real(e) + imag(e)*imag(e)
-		}
-	}
-}
-
-// gain is the mean over classes of 10·log10(errIn/errOut).
-func (a *snrAcc) gain() float64 {
-	var g float64
-	n := 0
-	for k := range a.sig {
-		if a.sig[k] == 0 || a.errOut[k] == 0 {
-			continue
-		}
-		g += 10 * math.Log10(a.errIn[k]/a.errOut[k])
-		n++
-	}
-	if n == 0 {
-		return 0
-	}
-	return g / float64(n)
-}
-
-// calibrate picks the inference defaults (latent step size, mask power) the
-// config left at 0, by running the real streaming fitter over the
-// validation mixtures, and records the grid in hist.
-func calibrate(ctx context.Context, m *Model, val *examples, c *TrainConfig, hist *History) error {
-	steps := []float64{c.StepSize}
-	if c.StepSize == 0 {
-		steps = []float64{0, 0.01, 0.03, 0.1, 0.3}
-	}
-	powers := []float64{c.MaskPower}
-	if c.MaskPower == 0 {
-		powers = []float64{1, 2}
-	}
-	bestG := math.Inf(-1)
-	var bi int
-	for _, st := range steps {
-		for _, p := range powers {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			g := evalFitter(m, val, SeparatorConfig{StepSize: st, MaxSteps: c.CalibSteps, MaskPower: p, Carry: defaultCarry})
-			hist.Calib = append(hist.Calib, CalibPoint{StepSize: st, MaskPower: p, GainDB: round6(g)})
-			// Prefer fewer steps (step 0) unless the fit gains ≥ 0.1 dB.
-			if g > bestG+0.1 || math.IsInf(bestG, -1) {
-				bestG, bi = g, len(hist.Calib)-1
-			}
-		}
-	}
-	hist.Calib[bi].Chosen = true
-	m.hdr.StepSize = hist.Calib[bi].StepSize
-	m.hdr.MaskPower = hist.Calib[bi].MaskPower
-	return nil
-}
-
-// evalFitter runs the streaming fitter over the validation segments and
-// returns the mean mask SNR gain.
-func evalFitter(m *Model, ex *examples, cfg SeparatorConfig) float64 {
-	f := newFitter(m, &cfg)
-	acc := newSNRAcc(len(m.hdr.Classes))
-	x := make([]complex128, m.bm.bins)
-	for r := 0; r < ex.n; r++ {
-		if r == 0 || ex.seg[r] != ex.seg[r-1] {
-			f.reset()
-		}
-		for i, v := range ex.mix[r] {
-			x[i] = complex128(v)
-		}
-		f.run(x, zeroTime)
-		acc.add(m.bm, ex, r, f.mask)
-	}
-	return acc.gain()
 }
 
 // ExpandFiles turns a list of WAV files and folders (their *.wav files,
