@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/livesep/livesep/internal/shareddata"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -34,25 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 // sharedData finds ../shared/data from the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data not found at %s: %v", d, err)
-	}
-	return d
-}
+func sharedData(t testing.TB) string { return shareddata.Path(t) }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

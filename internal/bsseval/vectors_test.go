@@ -1,6 +1,8 @@
 package bsseval
 
 import (
+	"github.com/livesep/livesep/internal/shareddata"
+
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -24,30 +26,8 @@ const vectorTol = 0.01 // dB, as mir_eval's tests/test_separation.py
 
 var vectorSets = []string{"01", "02", "03", "05", "06", "07", "08", "09"}
 
-// dataDir returns <repo>/../shared/data/dev/mir_eval_separation, found by
-// walking up to the directory holding go.mod; it skips the test if absent.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = up
-	}
-	d := filepath.Join(dir, "..", "shared", "data", "dev", "mir_eval_separation")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("mir_eval test vectors not available: %v", err)
-	}
-	return d
-}
+// dataDir returns <repo>/../shared/data/dev/mir_eval_separation, or skips.
+func dataDir(t testing.TB) string { return shareddata.Path(t, "dev", "mir_eval_separation") }
 
 // readWAVMono reads a 16-bit PCM WAV file and returns its samples scaled to
 // [-1, 1), averaging the channels as mir_eval.io.load_wav(mono=True) does.

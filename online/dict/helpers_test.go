@@ -1,6 +1,8 @@
 package dict
 
 import (
+	"github.com/livesep/livesep/internal/shareddata"
+
 	"context"
 	"math"
 	"math/rand/v2"
@@ -150,25 +152,7 @@ func synMixture(seed uint64) (tone, hiss, mix []float64) {
 }
 
 // sharedData finds ../shared/data from the module root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data not found at %s: %v", d, err)
-	}
-	return d
-}
+func sharedData(t testing.TB) string { return shareddata.Path(t) }
 
 // snrDB is 10·log10(Σref² / Σ(est−ref)²) over [from, len).
 func snrDB(ref, est []float64, from int) float64 {

@@ -1,6 +1,8 @@
 package wav
 
 import (
+	"github.com/livesep/livesep/internal/shareddata"
+
 	"encoding/binary"
 	"math"
 	"os"
@@ -113,28 +115,7 @@ func writeTemp(t testing.TB, name string, b []byte) string {
 }
 
 // dataDir returns ../shared/data relative to the module root, or skips.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared/data")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data folder %s is absent: %v", d, err)
-	}
-	return d
-}
+func dataDir(t testing.TB) string { return shareddata.Path(t) }
 
 // dataChunk returns the payload of the first data chunk of a well-formed
 // file (test oracle, no validation beyond bounds).
