@@ -626,13 +626,15 @@ func TestIVAIP1TwoMatchesGeneric(t *testing.T) {
 
 func TestIVASeparateAllocs(t *testing.T) {
 	for _, tc := range []struct {
-		n int
-		c IVAConfig
+		name string
+		n    int
+		c    IVAConfig
 	}{
-		{2, IVAConfig{}}, {2, IVAConfig{RowWise: true}}, {3, IVAConfig{}}, {4, IVAConfig{Sources: 2}},
-		{8, IVAConfig{Sources: 4}}, {2, IVAConfig{Update: UpdateNG}}, {4, IVAConfig{Sources: 3, Update: UpdateNG}},
+		{"aux/2x2", 2, IVAConfig{}}, {"aux/2x2/rowwise", 2, IVAConfig{RowWise: true}}, {"aux/3x3", 3, IVAConfig{}},
+		{"aux/4mics-2src", 4, IVAConfig{Sources: 2}}, {"aux/8mics-4src", 8, IVAConfig{Sources: 4}},
+		{"ng/2x2", 2, IVAConfig{Update: UpdateNG}}, {"ng/4mics-3src", 4, IVAConfig{Sources: 3, Update: UpdateNG}},
 	} {
-		t.Run(fmt.Sprintf("%v/mics=%d/sources=%d", tc.c.Update, tc.n, tc.c.Sources), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			const bins = 257
 			sep := newTestIVA(t, tc.c, tc.n, bins)
 			s := newSynth(1, tc.n, sep.Sources(), bins, 16)

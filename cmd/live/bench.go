@@ -316,7 +316,7 @@ func benchSignal(ch, sources, frames, rate int) [][]float32 {
 // benchOne runs one configuration through stream.RunFile.
 func benchOne(ctx context.Context, cf benchConfig, sig [][]float32, rate int) benchRow {
 	row := benchRow{benchConfig: cf}
-	o := separateOptions{in: "bench signal", method: cf.Method, update: cf.Update, sources: cf.Sources, latency: "normal", format: "float32"}
+	o := separateOptions{in: "bench signal", method: cf.Method, update: cf.Update, sources: cf.Sources, latency: "normal", format: "float32", rate: rate}
 	if o.update == "" {
 		o.update = "aux"
 	}

@@ -156,6 +156,7 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 		rate = int(math.Round(in.DefaultRate))
 	}
 	o.sep.in = fmt.Sprintf("device %q", in.Name)
+	o.sep.rate = rate
 	proc, settings, err := o.sep.buildProcessor(channels)
 	if err != nil {
 		return err

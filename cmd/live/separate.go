@@ -44,6 +44,18 @@ type separateOptions struct {
 	format   string
 	model    string
 	progress bool
+	rate     int // of the input, set before buildProcessor (0: 16 kHz)
+}
+
+// ivaConfig is the IVA configuration for these options at hop frames per
+// spectrum: the forgetting memory is stated in seconds, so IVA must know how
+// many spectra a second holds.
+func (o *separateOptions) ivaConfig(upd online.Update, hop int) online.IVAConfig {
+	rate := o.rate
+	if rate == 0 {
+		rate = 16000
+	}
+	return online.IVAConfig{Sources: o.sources, Update: upd, SpectraPerSecond: float64(rate) / float64(hop)}
 }
 
 func (o *separateOptions) register(c *cli) {
@@ -171,7 +183,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		if err != nil {
 			return nil, nil, err
 		}
-		sep, err := online.NewIVA(online.IVAConfig{Sources: o.sources, Update: upd})
+		sep, err := online.NewIVA(o.ivaConfig(upd, cfg.Hop))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -204,7 +216,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 			if err != nil {
 				return nil, nil, usagef("--update %q: want aux or ng", o.update)
 			}
-			inner, err := online.NewIVA(online.IVAConfig{Sources: o.sources, Update: upd})
+			inner, err := online.NewIVA(o.ivaConfig(upd, cfg.Hop))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -299,6 +311,7 @@ func separateFile(ctx context.Context, o *separateOptions, stderr io.Writer) (*s
 	if info.Frames == 0 {
 		return nil, fmt.Errorf("%s: the file holds no audio frames", o.in)
 	}
+	o.rate = info.Rate
 	proc, settings, err := o.buildProcessor(info.Channels)
 	if err != nil {
 		return nil, err
