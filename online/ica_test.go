@@ -2,9 +2,9 @@ package online
 
 import (
 	"errors"
+	"github.com/livesep/livesep/internal/shareddata"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -902,29 +902,8 @@ func TestICAProcessPanics(t *testing.T) {
 	}
 }
 
-// icaDataDir returns ../shared/data relative to the module root.
-func icaDataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = up
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data folder %s absent: %v", d, err)
-	}
-	return d
-}
+// icaDataDir returns ../shared/data relative to the module root, or skips.
+func icaDataDir(t *testing.T) string { return shareddata.Path(t) }
 
 func icaReadWAV(t *testing.T, path string) [][]float64 {
 	t.Helper()

@@ -2,8 +2,8 @@ package online_test
 
 import (
 	"fmt"
+	"github.com/livesep/livesep/internal/shareddata"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,28 +14,7 @@ import (
 )
 
 // devMixtures is ../shared/data/dev/mixtures relative to the module root.
-func devMixtures(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("go.mod not found above the package directory")
-		}
-		dir = up
-	}
-	d := filepath.Join(dir, "..", "shared", "data", "dev", "mixtures")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("dev mixtures not available: %v", err)
-	}
-	return d
-}
+func devMixtures(t *testing.T) string { return shareddata.Path(t, "dev", "mixtures") }
 
 func readWAV(t *testing.T, path string) [][]float64 {
 	t.Helper()
