@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -167,4 +168,19 @@ func interleave(a, b []float32, src [][]float32) {
 		}
 		i += len(part)
 	}
+}
+
+// watchContext turns ctx's cancellation into a flag the processing loop can
+// poll without taking ctx's lock on every block. unwatch ends the watcher.
+func watchContext(ctx context.Context) (stop *atomic.Bool, unwatch func()) {
+	stop = new(atomic.Bool)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop.Store(true)
+		case <-done:
+		}
+	}()
+	return stop, func() { close(done) }
 }

@@ -55,16 +55,8 @@ func RunFile(ctx context.Context, src Source, sink Sink, p Processor, opt FileOp
 		Latency:  NewLatencyReport(lat, block, spec.Rate, true),
 	}
 
-	var stop atomic.Bool
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			stop.Store(true)
-		case <-done:
-		}
-	}()
+	stop, unwatch := watchContext(ctx)
+	defer unwatch()
 
 	readBuf := alloc2[float32](ch, block)
 	inter := make([]float32, block*ch)

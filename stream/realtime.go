@@ -525,16 +525,8 @@ func (r *Realtime) HasConvergence() bool { return r.convRep != nil }
 // ErrDeviceStalled. alive, if set, is asked when callbacks pause, to make
 // the error message precise.
 func (r *Realtime) Run(ctx context.Context, alive func() bool) error {
-	var stop atomic.Bool
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			stop.Store(true)
-		case <-done:
-		}
-	}()
+	stop, unwatch := watchContext(ctx)
+	defer unwatch()
 	if r.rec != nil {
 		r.rec.start()
 	}
