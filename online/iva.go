@@ -182,6 +182,8 @@ type IVAEvents struct {
 	Singular  int64 // bin resets (singular or non-finite W, V or projection)
 	Alpha     int64 // α resets
 	Silent    int64 // spectra too quiet (or too large to square) to learn from; not an error
+	Quiet     int64 // spectra not learnt from because one channel was quiet; not an error
+	Excluded  int   // channels currently excluded as dead
 }
 
 // IVA is online independent vector analysis: a complex m×n demixing matrix
@@ -204,6 +206,7 @@ type IVA struct {
 	qlam  []float64    // m selected eigenvalues (red)
 	scale []complex128 // m projection-back factors
 	binv  []complex128 // m×m W⁻¹ (aux with m > 2), kept up to date by ipBin
+	vinv  []complex128 // m × (m×m) kept (V_i+εI)⁻¹ (aux with m > 2; iva_fast.go)
 	z     []complex128 // m reduced input of the current spectrum
 	y     []complex128 // m outputs of the current spectrum
 
@@ -223,6 +226,7 @@ type IVA struct {
 	conv     float64 // smoothed relative change of W; < 0 before the first update
 	alphaPub []atomic.Uint64
 	convPub  atomic.Uint64
+	chans    channelTrack // quiet and excluded channels (iva_channels.go)
 
 	// block-permutation repair (iva_align.go)
 	bands      int
@@ -271,11 +275,12 @@ func (s *IVA) Prepare(mics, bins int) (int, error) {
 		s.subWarm = subspaceWarm
 	}
 	s.w = make([]complex128, bins*m*m)
-	s.v, s.binv = nil, nil
+	s.v, s.binv, s.vinv = nil, nil, nil
 	if s.cfg.Update == UpdateAux {
 		s.v = make([]complex128, bins*m*m*m)
 		if m > 2 {
 			s.binv = make([]complex128, bins*m*m)
+			s.vinv = make([]complex128, bins*m*m*m)
 		}
 	}
 	if s.red {
@@ -302,6 +307,7 @@ func (s *IVA) Prepare(mics, bins int) (int, error) {
 	s.su = make([]complex128, k)
 	s.sr = make([]complex128, k)
 	s.alphaPub = make([]atomic.Uint64, m)
+	s.prepareChannels()
 	s.Reset()
 	return m, nil
 }
@@ -334,6 +340,7 @@ func (s *IVA) Reset() {
 	}
 	clear(s.alpha)
 	s.t = 0
+	s.resetChannels()
 	s.power = 0
 	s.conv = -1 // unset: Convergence reports 1 until the first update
 	s.convPub.Store(math.Float64bits(1))
@@ -385,6 +392,8 @@ func (s *IVA) Events() IVAEvents {
 		Singular:  s.singular.Load(),
 		Alpha:     s.alphaEv.Load(),
 		Silent:    s.silent.Load(),
+		Quiet:     s.chans.quiet.Load(),
+		Excluded:  int(s.chans.nDeadPub.Load()),
 	}
 }
 

@@ -76,6 +76,8 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 	} else if !(pw > 0) || math.IsInf(pw, 0) || pw < silenceGate*s.power {
 		learn = false
 		s.silent.Add(1)
+	} else {
+		learn = s.checkChannels(mix)
 	}
 	s.reduce(mix, learn)
 	if learn && s.t < s.subWarm {
@@ -126,7 +128,7 @@ func (s *IVA) reduce(mix [][]complex128, learn bool) {
 	for f := 0; f < s.bins; f++ {
 		for c := 0; c < n; c++ {
 			v := mix[c][f]
-			if !finite(v) {
+			if !finite(v) || s.chans.dead[c] {
 				v = 0
 			}
 			x[c] = v
@@ -274,6 +276,7 @@ func (s *IVA) refreshSubspace(f int) {
 	if s.cfg.Update != UpdateAux {
 		return // the ng average φ·yᴴ lives in output coordinates
 	}
+	s.invalidateAux(f) // V changes below: P_i = (V_i+εI)⁻¹ must follow
 	nn := s.sa[:m*m]
 	for i := 0; i < m; i++ {
 		for j := 0; j < m; j++ {
@@ -406,31 +409,7 @@ func (s *IVA) auxStep() {
 			continue
 		}
 		for f := 0; f < s.bins; f++ {
-			z := s.z[f*m : f*m+m]
-			for i := 0; i < m; i++ {
-				v := s.v[(f*m+i)*m*m : (f*m+i+1)*m*m]
-				if it == 0 {
-					if real(v[0]) == 0 {
-						// First data in this bin: start from an isotropic
-						// prior with this spectrum's power, so V is full
-						// rank from the start and early IP steps are tame.
-						p := 0.0
-						for _, zv := range z {
-							p += abs2(zv)
-						}
-						p *= s.wt[i] / float64(m)
-						for k := 0; k < m; k++ {
-							v[k*m+k] = complex(p, 0)
-						}
-						rankOneUpdate(v, z, m, 0.5, 0.5*s.wt[i])
-						continue
-					}
-					rankOneUpdate(v, z, m, lam, g*s.wt[i])
-				} else {
-					rankOneUpdate(v, z, m, 1, g*(s.wt[i]-s.wtOld[i]))
-				}
-			}
-			d, ok := s.ipBin(f)
+			d, ok := s.auxBin(f, it, lam, g)
 			if !ok {
 				s.event(&s.singular, &errIVASingular)
 				s.resetBin(f)
@@ -477,16 +456,17 @@ func (s *IVA) aux2Sweep(it int, lam float64) float64 {
 				v[4*i+3] = complex(pr/2, 0) + h*complex(p11, 0)
 			}
 		} else {
-			cl := complex(lam, 0)
-			a0, a1 := complex(g0, 0), complex(g1, 0)
-			v[0] = cl*v[0] + a0*complex(p00, 0)
-			v[1] = cl*v[1] + a0*p01
-			v[2] = cconj(v[1])
-			v[3] = cl*v[3] + a0*complex(p11, 0)
-			v[4] = cl*v[4] + a1*complex(p00, 0)
-			v[5] = cl*v[5] + a1*p01
-			v[6] = cconj(v[5])
-			v[7] = cl*v[7] + a1*complex(p11, 0)
+			// V_i = λ·V_i + g_i·z·zᴴ in real arithmetic (the diagonal is
+			// real; a complex product by a real number costs twice).
+			pr, pi := real(p01), imag(p01)
+			v1 := complex(lam*real(v[1])+g0*pr, lam*imag(v[1])+g0*pi)
+			v5 := complex(lam*real(v[5])+g1*pr, lam*imag(v[5])+g1*pi)
+			v[0] = complex(lam*real(v[0])+g0*p00, 0)
+			v[1], v[2] = v1, cconj(v1)
+			v[3] = complex(lam*real(v[3])+g0*p11, 0)
+			v[4] = complex(lam*real(v[4])+g1*p00, 0)
+			v[5], v[6] = v5, cconj(v5)
+			v[7] = complex(lam*real(v[7])+g1*p11, 0)
 		}
 		w := ws[4*f : 4*f+4 : 4*f+4]
 		if !s.cfg.RowWise {
@@ -903,7 +883,7 @@ func (s *IVA) demixingTo(dst []complex128, f int) []complex128 {
 	return dst
 }
 
-// ip2 is the pairwise iterative projection for two sources (Ono 2012): the
+// ip2Ref is the pairwise iterative projection for two sources (Ono 2012): the
 // two demixing vectors that make W·V_i·w_i = e_i hold for both i at once are
 // the generalised eigenvectors of (V_1, V_2), normalised by w_iᴴV_iw_i = 1;
 // source 1 takes the one with the smaller eigenvalue w1ᴴV1w1/w1ᴴV2w1 (that
@@ -912,7 +892,7 @@ func (s *IVA) demixingTo(dst []complex128, f int) []complex128 {
 // when the pair is degenerate (V_1 ∝ V_2, as at the very start) or
 // singular, and leaves w unchanged then. With measure it returns the
 // change ‖ΔW‖²/‖W‖².
-func ip2(w, vs []complex128, measure bool) (float64, bool) {
+func ip2Ref(w, vs []complex128, measure bool) (float64, bool) {
 	a1, b1, c1 := real(vs[0]), real(vs[3]), vs[1] // V1 = [a1 c1; c1* b1]
 	a2, b2, c2 := real(vs[4]), real(vs[7]), vs[5]
 	l1, l2 := loadRel*(a1+b1)/2, loadRel*(a2+b2)/2

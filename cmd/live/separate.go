@@ -44,7 +44,8 @@ type separateOptions struct {
 	format   string
 	model    string
 	progress bool
-	rate     int // of the input, set before buildProcessor (0: 16 kHz)
+	memory   time.Duration // IVA statistics memory (0: the package default)
+	rate     int           // of the input, set before buildProcessor (0: 16 kHz)
 }
 
 // ivaConfig is the IVA configuration for these options at hop frames per
@@ -55,7 +56,7 @@ func (o *separateOptions) ivaConfig(upd online.Update, hop int) online.IVAConfig
 	if rate == 0 {
 		rate = 16000
 	}
-	return online.IVAConfig{Sources: o.sources, Update: upd, SpectraPerSecond: float64(rate) / float64(hop)}
+	return online.IVAConfig{Sources: o.sources, Update: upd, SpectraPerSecond: float64(rate) / float64(hop), Memory: o.memory}
 }
 
 func (o *separateOptions) register(c *cli) {
@@ -63,6 +64,7 @@ func (o *separateOptions) register(c *cli) {
 	fs.StringVar(&o.method, "method", "", "separation method: none (mic 1 through the STFT unchanged), ica, iva, dict, iva+dict\n(default: iva for 2+ channels, dict for 1)")
 	fs.IntVar(&o.sources, "sources", 0, "number of sources M to separate (default: the channel count)")
 	fs.StringVar(&o.update, "update", "aux", "IVA update rule: aux (auxiliary function, fastest convergence) or ng (natural gradient)")
+	fs.DurationVar(&o.memory, "memory", 0, "IVA: how long the separator remembers (default 8s); shorter tracks moving sources\nfaster, longer separates a still scene a little better. A scene change is detected and\nrelearnt quickly either way")
 	fs.IntVar(&o.window, "window", 0, fmt.Sprintf("STFT window N in frames (default %d)", defaultWindow))
 	fs.IntVar(&o.hop, "hop", 0, fmt.Sprintf("STFT hop H in frames (default window/%d)", defaultHopDiv))
 	fs.StringVar(&o.latency, "latency", "normal", "latency mode: normal (window as given) or low (asymmetric windows, <= 8 ms)")

@@ -1,0 +1,115 @@
+package online
+
+import "sync/atomic"
+
+// Channels that go quiet.
+//
+// A microphone that goes quiet (unplugged, muted, a dropout) no longer hears
+// a mixture of the sources, and learning from its spectra teaches W a
+// rank-deficient model that takes the whole memory (Memory, 8 s by default)
+// to unlearn. So spectra in which one channel is far below the others
+// (quietRatio) are separated with the current W but not learnt from. With
+// more microphones than sources, a channel quiet for longer than deadAfter
+// is excluded: its covariance row and column are cleared, every bin's
+// principal subspace is refreshed (W and V carried over, as on every
+// refresh) and learning resumes on the remaining channels. An excluded
+// channel stays out until Reset even if it comes back: letting it rejoin
+// moves every bin's principal subspace while its covariance refills, which
+// measured worse than the remaining channels alone for many seconds (a
+// 4-mic, 2-source synthetic mixture needed over 1000 spectra to separate
+// again), and a channel that dropped out for half a second is likely to
+// do so again.
+const (
+	// quietRatio: a channel whose spectrum power is below this fraction of
+	// the mean of the other channels is quiet (−40 dB; mics of one array
+	// hear the same sources within a few dB, so this is a fault, not a
+	// level difference).
+	quietRatio = 1e-4
+	// deadAfter is how long a channel must stay quiet to be excluded (s).
+	deadAfter = 0.5
+)
+
+// channelTrack is the state of the tracking above.
+type channelTrack struct {
+	quietRun []int  // consecutive spectra each channel has been quiet
+	dead     []bool // channels excluded from the reduction
+	nDead    int
+
+	quiet, nDeadPub atomic.Int64
+}
+
+func (s *IVA) prepareChannels() {
+	t := &s.chans
+	t.quietRun = make([]int, s.n)
+	t.dead = make([]bool, s.n)
+}
+
+func (s *IVA) resetChannels() {
+	t := &s.chans
+	clear(t.quietRun)
+	clear(t.dead)
+	t.nDead = 0
+	t.nDeadPub.Store(0)
+	t.quiet.Store(0)
+}
+
+// checkChannels looks for quiet channels in mix. It reports whether the
+// spectrum may be learnt from. It may exclude or readmit channels.
+func (s *IVA) checkChannels(mix [][]complex128) bool {
+	n := s.n
+	if n < 2 {
+		return true
+	}
+	t := &s.chans
+	var pw [maxIVAMics]float64
+	total := 0.0
+	for c, row := range mix {
+		p := 0.0
+		for _, v := range row {
+			if finite(v) {
+				p += abs2(v)
+			}
+		}
+		pw[c] = p
+		total += p
+	}
+	learn := true
+	for c := 0; c < n; c++ {
+		others := (total - pw[c]) / float64(n-1)
+		if t.dead[c] {
+			continue // its input is zeroed before the reduction
+		}
+		if pw[c] < quietRatio*others {
+			t.quietRun[c]++
+			if s.red && n-t.nDead > s.m && float64(t.quietRun[c]) >= deadAfter*s.cfg.SpectraPerSecond {
+				s.excludeChannel(c)
+				continue
+			}
+			learn = false
+		} else {
+			t.quietRun[c] = 0
+		}
+	}
+	if !learn {
+		t.quiet.Add(1)
+	}
+	return learn
+}
+
+// excludeChannel removes channel c from every bin's covariance and
+// refreshes the principal subspaces, carrying W over.
+func (s *IVA) excludeChannel(c int) {
+	t := &s.chans
+	t.dead[c] = true
+	t.nDead++
+	t.nDeadPub.Add(1)
+	n := s.n
+	for f := 0; f < s.bins; f++ {
+		cov := s.cov[f*n*n : (f+1)*n*n]
+		for k := 0; k < n; k++ {
+			cov[c*n+k] = 0
+			cov[k*n+c] = 0
+		}
+		s.refreshSubspace(f)
+	}
+}
