@@ -10,7 +10,10 @@ import (
 	"github.com/livesep/livesep/stream"
 )
 
-var _ stream.Separator = (*IVA)(nil)
+var (
+	_ stream.Separator      = (*IVA)(nil)
+	_ stream.LearningHolder = (*IVA)(nil)
+)
 
 // Update selects the learning rule of IVA. Both rules minimise the same
 // negative log-likelihood (the spherical logistic contrast).
@@ -183,6 +186,7 @@ type IVAEvents struct {
 	Alpha     int64 // α resets
 	Silent    int64 // spectra too quiet (or too large to square) to learn from; not an error
 	Quiet     int64 // spectra not learnt from because one channel was quiet; not an error
+	Held      int64 // spectra not learnt from on request (HoldLearning: clipped input); not an error
 	Excluded  int   // channels currently excluded as dead
 }
 
@@ -227,6 +231,8 @@ type IVA struct {
 	alphaPub []atomic.Uint64
 	convPub  atomic.Uint64
 	chans    channelTrack // quiet and excluded channels (iva_channels.go)
+	held     bool         // HoldLearning was called for the next spectrum
+	heldN    atomic.Int64
 
 	// block-permutation repair (iva_align.go)
 	bands      int
@@ -341,6 +347,8 @@ func (s *IVA) Reset() {
 	clear(s.alpha)
 	s.t = 0
 	s.resetChannels()
+	s.held = false
+	s.heldN.Store(0)
 	s.power = 0
 	s.conv = -1 // unset: Convergence reports 1 until the first update
 	s.convPub.Store(math.Float64bits(1))
@@ -375,6 +383,10 @@ func (s *IVA) resetBin(f int) {
 	}
 }
 
+// HoldLearning implements stream.LearningHolder: the next spectrum is
+// separated with the current demixing but not learnt from.
+func (s *IVA) HoldLearning() { s.held = true }
+
 // Err implements stream.Separator: the first numerical event since Prepare
 // or Reset, or nil.
 func (s *IVA) Err() error {
@@ -393,6 +405,7 @@ func (s *IVA) Events() IVAEvents {
 		Alpha:     s.alphaEv.Load(),
 		Silent:    s.silent.Load(),
 		Quiet:     s.chans.quiet.Load(),
+		Held:      s.heldN.Load(),
 		Excluded:  int(s.chans.nDeadPub.Load()),
 	}
 }

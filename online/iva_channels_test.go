@@ -73,3 +73,28 @@ func TestIVADeadChannelExcluded(t *testing.T) {
 		t.Errorf("Err() = %v", sep.Err())
 	}
 }
+
+// HoldLearning (Spectral calls it for clipped input) keeps W for exactly
+// the next spectrum and counts it.
+func TestIVAHoldLearning(t *testing.T) {
+	const bins = 32
+	s := newSynth(7, 2, 2, bins, 600)
+	sep := newTestIVA(t, IVAConfig{}, 2, bins)
+	s.run(sep, 0, 500)
+	before := slices.Clone(sep.w)
+	dst := alloc2c(2, bins)
+	for k := 500; k < 510; k++ {
+		sep.HoldLearning()
+		sep.Separate(dst, s.mix[k])
+	}
+	if !slices.Equal(before, sep.w) {
+		t.Error("W changed on held spectra")
+	}
+	sep.Separate(dst, s.mix[510])
+	if slices.Equal(before, sep.w) {
+		t.Error("W did not change on the spectrum after the hold")
+	}
+	if ev := sep.Events(); ev.Held != 10 || sep.Err() != nil {
+		t.Errorf("events %+v, Err %v; want Held 10 and no error", ev, sep.Err())
+	}
+}

@@ -76,9 +76,13 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 	} else if !(pw > 0) || math.IsInf(pw, 0) || pw < silenceGate*s.power {
 		learn = false
 		s.silent.Add(1)
+	} else if s.held {
+		learn = false
+		s.heldN.Add(1)
 	} else {
 		learn = s.checkChannels(mix)
 	}
+	s.held = false
 	s.reduce(mix, learn)
 	if learn && s.t < s.subWarm {
 		// The subspace is still being found: W stays the identity on the

@@ -85,3 +85,19 @@ type Separator interface {
 	// Err reports the first numerical failure since Prepare or Reset.
 	Err() error
 }
+
+// LearningHolder is implemented by adaptive separators that can separate a
+// spectrum without learning from it. Spectral calls HoldLearning just before
+// Separate for every spectrum whose analysis window holds clipped input
+// (samples at or beyond ClipLevel): clipping is not a linear mixture of the
+// sources, so what such spectra would teach the separator is wrong, and a
+// separator that remembers seconds of statistics would keep the damage for
+// seconds after the clipping ends. The hold applies to the next Separate
+// call only.
+type LearningHolder interface {
+	HoldLearning()
+}
+
+// ClipLevel is the magnitude at or above which an input sample counts as
+// clipped: full scale less 0.1 % (PCM16's largest value is 0.99997).
+const ClipLevel = 0.999

@@ -124,7 +124,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// Issue #2: Ctrl-C mid-run leaves valid WAV files holding everything
+// Issues #2 and #7: Ctrl-C (SIGINT) or SIGTERM mid-run leaves valid WAV files holding everything
 // processed up to the signal, aligned with the input, and a report saying
 // the run was interrupted; the exit code is 130.
 func TestSeparateInterruptFinalises(t *testing.T) {
@@ -145,55 +145,57 @@ func TestSeparateInterruptFinalises(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, x, _ = wav.ReadFile(in) // compare against what was stored
-	out := filepath.Join(dir, "out")
-	cmd := exec.Command(os.Args[0], "--", "separate", "--in", in, "--out", out, "--method", "none", "--format", "pcm16")
-	cmd.Env = append(os.Environ(), "LIVE_AS_MAIN=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until audio is being written, then interrupt.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if fi, err := os.Stat(filepath.Join(out, "source_1.wav")); err == nil && fi.Size() > 200_000 {
-			break
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		out := filepath.Join(dir, "out-"+sig.String())
+		cmd := exec.Command(os.Args[0], "--", "separate", "--in", in, "--out", out, "--method", "none", "--format", "pcm16")
+		cmd.Env = append(os.Environ(), "LIVE_AS_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no output after 20 s")
+		// Wait until audio is being written, then interrupt.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if fi, err := os.Stat(filepath.Join(out, "source_1.wav")); err == nil && fi.Size() > 200_000 {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatal("no output after 20 s")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	code := cmd.ProcessState.ExitCode()
-	if code != exitInterrupted {
-		t.Fatalf("exit code %d (%v), want %d; stderr:\n%s", code, err, exitInterrupted, stderr.String())
-	}
-	info, y, err := wav.ReadFile(filepath.Join(out, "source_1.wav"))
-	if err != nil {
-		t.Fatalf("output after SIGINT is not a valid WAV: %v", err)
-	}
-	if info.Frames == 0 || info.Frames >= frames {
-		t.Fatalf("output has %d frames; want some but not all %d", info.Frames, frames)
-	}
-	for i := range y[0] {
-		if y[0][i] != x[0][i] {
-			t.Fatalf("frame %d: %g, want %g", i, y[0][i], x[0][i])
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		code := cmd.ProcessState.ExitCode()
+		if code != exitInterrupted {
+			t.Fatalf("%v: exit code %d (%v), want %d; stderr:\n%s", sig, code, err, exitInterrupted, stderr.String())
 		}
+		info, y, err := wav.ReadFile(filepath.Join(out, "source_1.wav"))
+		if err != nil {
+			t.Fatalf("output after %v is not a valid WAV: %v", sig, err)
+		}
+		if info.Frames == 0 || info.Frames >= frames {
+			t.Fatalf("output has %d frames; want some but not all %d", info.Frames, frames)
+		}
+		for i := range y[0] {
+			if y[0][i] != x[0][i] {
+				t.Fatalf("frame %d: %g, want %g", i, y[0][i], x[0][i])
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(out, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Interrupted bool `json:"interrupted"`
+		}
+		if json.Unmarshal(b, &rep); !rep.Interrupted {
+			t.Errorf("report.json does not say interrupted:\n%s", b)
+		}
+		t.Logf("%v: stopped after %d of %d frames (%.1f s); files valid", sig, info.Frames, frames, float64(info.Frames)/rate)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Interrupted bool `json:"interrupted"`
-	}
-	if json.Unmarshal(b, &rep); !rep.Interrupted {
-		t.Errorf("report.json does not say interrupted:\n%s", b)
-	}
-	t.Logf("interrupted after %d of %d frames (%.1f s); files valid", info.Frames, frames, float64(info.Frames)/rate)
 }
 
 // `live demo` runs from the embedded mixture alone and leaves every file it
