@@ -125,6 +125,24 @@
 // event is counted in an atomic (Events) and the first is kept (Err) until
 // Reset.
 //
+// # Faulty input that is not an error
+//
+// Three kinds of spectra are separated with the current W but not learnt
+// from, because they are not a linear mixture of the sources and IVA's
+// memory would keep what they teach for seconds:
+//   - a spectrum in which one channel is more than 40 dB below the mean of
+//     the others (a muted, unplugged or dropped-out mic; Events.Quiet);
+//     with more mics than sources, a channel quiet for 0.5 s is excluded
+//     from the reduction until Reset and learning resumes on the others
+//     (Events.Excluded; iva_channels.go says why it does not rejoin);
+//   - a spectrum whose analysis window holds clipped samples: Spectral
+//     calls HoldLearning (stream.LearningHolder) before it (Events.Held);
+//   - silence, above.
+//
+// Measured with cmd/live's TestRecoveryFromBadSignals (dev mixtures with
+// faults spliced in): a dead mic of four (two sources) costs nothing one
+// second after it dies; see the README for the whole table.
+//
 // # Measured quality
 //
 // Single causal pass over each 10 s dev mixture (../shared/data/dev),

@@ -234,13 +234,6 @@ type IVA struct {
 	held     bool         // HoldLearning was called for the next spectrum
 	heldN    atomic.Int64
 
-	// block-permutation repair (iva_align.go)
-	bands      int
-	ap, am, an []float64
-	aref       []float64
-	realigned  atomic.Int64
-	NoAlign    bool
-
 	nonFinite, singular, alphaEv, silent atomic.Int64
 	first                                atomic.Pointer[error]
 }
