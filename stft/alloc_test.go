@@ -28,7 +28,7 @@ func newTestPair(t *testing.T, c Config, channels int) (*Analyzer, *Synthesizer,
 
 func TestAnalyzeAllocs(t *testing.T) {
 	ld, _ := LowDelay(512, 64, 128)
-	for _, c := range []Config{New(512, 128), ld} {
+	for _, c := range []Config{New(512, 128), ld, New(1000, 250)} { // 1000: the FFTPACK fallback
 		a, _, spec, hop, _ := newTestPair(t, c, 4)
 		if n := testing.AllocsPerRun(100, func() { a.Analyze(spec, hop) }); n != 0 {
 			t.Fatalf("Analyze allocated %v times per call; want 0", n)
@@ -41,7 +41,7 @@ func TestAnalyzeAllocs(t *testing.T) {
 
 func TestSynthesizeAllocs(t *testing.T) {
 	ld, _ := LowDelay(512, 64, 128)
-	for _, c := range []Config{New(512, 128), ld} {
+	for _, c := range []Config{New(512, 128), ld, New(1000, 250)} { // 1000: the FFTPACK fallback
 		_, s, spec, _, out := newTestPair(t, c, 4)
 		if n := testing.AllocsPerRun(100, func() { s.Synthesize(out, spec) }); n != 0 {
 			t.Fatalf("Synthesize allocated %v times per call; want 0", n)

@@ -3,8 +3,6 @@ package stft
 import (
 	"fmt"
 	"slices"
-
-	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 // Analyzer turns a stream of hops into spectra. It keeps the last Size input
@@ -14,8 +12,8 @@ type Analyzer struct {
 	size, hop int
 	window    []float64
 	hist      [][]float64 // per channel, the last Size input frames, oldest first
-	frame     []float64   // windowed frame (scratch shared by the channels)
-	fft       *fourier.FFT
+	frame     []float64   // windowed frame (scratch shared by the channels; fallback FFT path only)
+	fft       *realFFT
 }
 
 // NewAnalyzer validates c and allocates an Analyzer for channels channels.
@@ -32,8 +30,10 @@ func NewAnalyzer(c Config, channels int) (*Analyzer, error) {
 		hop:    c.Hop,
 		window: slices.Clone(c.Analysis),
 		hist:   make([][]float64, channels),
-		frame:  make([]float64, c.Size),
-		fft:    fourier.NewFFT(c.Size),
+		fft:    newRealFFT(c.Size),
+	}
+	if !a.fft.packed() {
+		a.frame = make([]float64, c.Size)
 	}
 	for ch := range a.hist {
 		a.hist[ch] = make([]float64, c.Size)
@@ -65,10 +65,21 @@ func (a *Analyzer) Analyze(dst [][]complex128, hop [][]float64) {
 		}
 		copy(h, h[a.hop:])
 		copy(h[a.size-a.hop:], hop[ch])
+		if a.fft.packed() {
+			// Window and pack in one pass: even samples to the real parts,
+			// odd samples to the imaginary parts of dst[ch][:Size/2].
+			z := dst[ch][:a.size/2]
+			w, x := a.window[:2*len(z)], h[:2*len(z)] // one bounds check, not four per j
+			for j := range z {
+				z[j] = complex(w[2*j]*x[2*j], w[2*j+1]*x[2*j+1])
+			}
+			a.fft.forwardPacked(dst[ch])
+			continue
+		}
 		for i, w := range a.window {
 			a.frame[i] = w * h[i]
 		}
-		a.fft.Coefficients(dst[ch], a.frame)
+		a.fft.forward(dst[ch], a.frame)
 	}
 }
 

@@ -191,6 +191,10 @@ func TestPerfectReconstruction(t *testing.T) {
 	for _, g := range goodConfigs() {
 		cases = append(cases, tc{g.name, g.c})
 	}
+	// The real FFT's fallback (FFTPACK) for sizes that are not powers of
+	// two, and for powers of two above maxPackedSize.
+	cases = append(cases, tc{"size=1000/hop=250/win=sqrthann", New(1000, 250)},
+		tc{fmt.Sprintf("size=%d/hop=%d/win=sqrthann", 2*maxPackedSize, maxPackedSize/2), New(2*maxPackedSize, maxPackedSize/2)})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 1))
@@ -245,7 +249,8 @@ func TestLatencyImpulse(t *testing.T) {
 // start), to 1e-9.
 func TestAnalyzeMatchesNaiveDFT(t *testing.T) {
 	ld, _ := LowDelay(512, 64, 128)
-	for _, c := range []Config{New(256, 64), New(512, 256), Config{256, 128, PeriodicHann(256), rect(256)}, ld} {
+	// New(96, 24) is not a power of two: it checks the FFTPACK fallback.
+	for _, c := range []Config{New(256, 64), New(512, 256), Config{256, 128, PeriodicHann(256), rect(256)}, ld, New(96, 24)} {
 		t.Run(fmt.Sprintf("size=%d/hop=%d", c.Size, c.Hop), func(t *testing.T) {
 			hops := c.Size/c.Hop + 6
 			x := chirp(hops * c.Hop)
@@ -290,7 +295,7 @@ func TestAnalyzeMatchesNaiveDFT(t *testing.T) {
 // emitted sample was already final (no later frame changes it).
 func TestSynthesizeMatchesNaiveOLA(t *testing.T) {
 	ld, _ := LowDelay(512, 64, 128)
-	for _, c := range []Config{New(256, 64), Config{256, 128, PeriodicHann(256), rect(256)}, ld} {
+	for _, c := range []Config{New(256, 64), Config{256, 128, PeriodicHann(256), rect(256)}, ld, New(96, 24)} {
 		t.Run(fmt.Sprintf("size=%d/hop=%d/reach=%d", c.Size, c.Hop, c.Reach()), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			n, h := c.Size, c.Hop

@@ -1,15 +1,11 @@
 package stft
 
-import (
-	"fmt"
-
-	"gonum.org/v1/gonum/dsp/fourier"
-)
+import "fmt"
 
 // Synthesizer turns a stream of spectra back into hops by weighted
 // overlap-add. Each Synthesize inverse-FFTs one spectrum per channel, windows
 // it by Synthesis, adds it into an accumulator and emits the oldest Hop
-// finished frames, scaled by 1/(N·C) (N for gonum's unnormalised inverse FFT,
+// finished frames, scaled by 1/(N·C) (N for the unnormalised inverse FFT,
 // C the overlap-add constant of the pair).
 type Synthesizer struct {
 	size, hop int
@@ -18,7 +14,7 @@ type Synthesizer struct {
 	scale     float64   // 1/(N·C)
 	acc       [][]float64
 	frame     []float64 // inverse FFT output (scratch shared by the channels)
-	fft       *fourier.FFT
+	fft       *realFFT
 }
 
 // NewSynthesizer validates c and allocates a Synthesizer for channels
@@ -41,7 +37,7 @@ func NewSynthesizer(c Config, channels int) (*Synthesizer, error) {
 		scale:  1 / (float64(c.Size) * cst),
 		acc:    make([][]float64, channels),
 		frame:  make([]float64, c.Size),
-		fft:    fourier.NewFFT(c.Size),
+		fft:    newRealFFT(c.Size),
 	}
 	// Validate guarantees Reach ≥ Hop: every residue mod Hop needs a
 	// non-zero w_s sample at or after lead.
@@ -78,7 +74,9 @@ func (s *Synthesizer) Synthesize(dst [][]float64, spec [][]complex128) {
 		if len(dst[ch]) != s.hop {
 			badLength("Synthesize", "dst", ch, len(dst[ch]), s.hop)
 		}
-		y := s.fft.Sequence(s.frame, spec[ch])[s.lead:]
+		s.fft.inverse(s.frame, spec[ch])
+		y := s.frame[s.lead:]
+		y = y[:len(s.window)]
 		for i, w := range s.window {
 			acc[i] += w * y[i]
 		}

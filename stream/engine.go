@@ -145,28 +145,45 @@ func (e *Engine) ProcessBlock() bool {
 	return true
 }
 
-// deinterleave splits the interleaved frames held in a then b into dst.
+// deinterleave splits the interleaved frames held in a then b (whole frames
+// in all; the split may fall inside a frame, where the ring wraps) into
+// dst[c][:frames]. It walks one channel at a time with a stride, so the
+// stores are sequential and no sample needs the k/ch, k%ch divisions an
+// index-based loop would pay (5 % of an 8-channel engine step when it did).
 func deinterleave(dst [][]float32, a, b []float32, ch int) {
-	i := 0
-	for _, part := range [2][]float32{a, b} {
-		for j, v := range part {
-			k := i + j
-			dst[k%ch][k/ch] = v
+	frames := (len(a) + len(b)) / ch
+	for c, d := range dst[:ch] {
+		d = d[:frames]
+		na := 0 // frames whose channel-c sample lies in a
+		if c < len(a) {
+			na = min((len(a)-c+ch-1)/ch, frames)
 		}
-		i += len(part)
+		for f, i := 0, c; f < na; f, i = f+1, i+ch {
+			d[f] = a[i]
+		}
+		for f, i := na, na*ch+c-len(a); f < frames; f, i = f+1, i+ch {
+			d[f] = b[i]
+		}
 	}
 }
 
-// interleave writes src's frames into a then b.
+// interleave writes the first (len(a)+len(b))/len(src) frames of src into a
+// then b, the inverse of deinterleave.
 func interleave(a, b []float32, src [][]float32) {
 	ch := len(src)
-	i := 0
-	for _, part := range [2][]float32{a, b} {
-		for j := range part {
-			k := i + j
-			part[j] = src[k%ch][k/ch]
+	frames := (len(a) + len(b)) / ch
+	for c, s := range src {
+		s = s[:frames]
+		na := 0
+		if c < len(a) {
+			na = min((len(a)-c+ch-1)/ch, frames)
 		}
-		i += len(part)
+		for f, i := 0, c; f < na; f, i = f+1, i+ch {
+			a[i] = s[f]
+		}
+		for f, i := na, na*ch+c-len(a); f < frames; f, i = f+1, i+ch {
+			b[i] = s[f]
+		}
 	}
 }
 

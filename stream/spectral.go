@@ -3,7 +3,6 @@ package stream
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync/atomic"
 
 	"github.com/livesep/livesep/stft"
@@ -172,16 +171,14 @@ func (p *Spectral) Process(dst, src [][]float32) {
 	for pos := 0; pos < n; {
 		k := min(hop-p.fill, n-pos)
 		for c, s := range src {
-			in := p.hopIn[c][p.fill : p.fill+k]
-			for i, v := range s[pos : pos+k] {
-				x := float64(v)
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					x = 0
-					if p.nonFinite.Add(1) == 1 {
-						p.firstError.CompareAndSwap(nil, &errNonFinite)
-					}
+			s := s[pos : pos+k]
+			in := p.hopIn[c][p.fill : p.fill+len(s)]
+			for i, v := range s {
+				if !finite32(v) {
+					v = 0
+					p.countNonFinite()
 				}
-				in[i] = x
+				in[i] = float64(v)
 			}
 		}
 		p.fill += k
@@ -191,6 +188,20 @@ func (p *Spectral) Process(dst, src [][]float32) {
 		}
 		p.pop(dst, pos, k)
 		pos += k
+	}
+}
+
+// finite32 reports whether v is neither NaN nor ±Inf, with one subtraction:
+// v−v is 0 for every finite v and NaN otherwise.
+func finite32(v float32) bool { return v-v == 0 }
+
+// countNonFinite counts one replaced input sample and keeps the first as the
+// sticky error. Out of line: it runs only on bad input.
+//
+//go:noinline
+func (p *Spectral) countNonFinite() {
+	if p.nonFinite.Add(1) == 1 {
+		p.firstError.CompareAndSwap(nil, &errNonFinite)
 	}
 }
 
@@ -224,7 +235,7 @@ func (p *Spectral) pop(dst [][]float32, pos, k int) {
 		j := p.fifoStart
 		for i := pos; i < pos+k; i++ {
 			v := q[j]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if v-v != 0 { // NaN or ±Inf (see finite32)
 				v = 0 // a separator bug must not reach the speakers
 			}
 			d[i] = float32(v)

@@ -502,6 +502,11 @@ func benchPlots(dir string, rows []benchRow) error {
 	}
 	p.Legend.Top = true
 	p.Legend.Left = true
+	if p.Y.Min == p.Y.Max {
+		// One RTF value (e.g. a single configuration): plot would widen the
+		// empty range by ±1, below zero, and its log scale panics.
+		p.Y.Min, p.Y.Max = p.Y.Min/2, p.Y.Max*2
+	}
 	if err := p.Save(9*vg.Inch, 6*vg.Inch, filepath.Join(dir, "bench_rtf.png")); err != nil {
 		return err
 	}
