@@ -123,7 +123,7 @@ func calibrate(ctx context.Context, m *Model, val *examples, c *TrainConfig, his
 	K, B := len(m.hdr.Classes), m.hdr.Bands
 	// Encoder warm-start outputs of the streaming fitter, per example.
 	outs := make([][]float32, val.n) // n × K·B
-	cfg0 := SeparatorConfig{MaxSteps: -1}
+	cfg0 := SeparatorConfig{MaxSteps: -1, Carry: calibCarry}
 	if err := cfg0.fill(m); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func calibrate(ctx context.Context, m *Model, val *examples, c *TrainConfig, his
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		g := evalFitter(m, val, SeparatorConfig{StepSize: st, MaxSteps: c.CalibSteps, Carry: defaultCarry})
+		g := evalFitter(m, val, SeparatorConfig{StepSize: st, MaxSteps: c.CalibSteps, Carry: calibCarry})
 		hist.Calib = append(hist.Calib, CalibPoint{StepSize: st, MaskPower: bestP, ClassGainsDB: toDB(m.hdr.ClassGains), GainDB: round6(g)})
 		if chosen < 0 || g > best+0.1 {
 			best, chosen = g, len(hist.Calib)-1
@@ -227,7 +227,7 @@ const labelDominant = 0.7
 // keeps none and labels go by energy share.
 func labelStats(m *Model, val *examples) {
 	K := len(m.hdr.Classes)
-	cfg := SeparatorConfig{}
+	cfg := SeparatorConfig{Carry: calibCarry}
 	if err := cfg.fill(m); err != nil {
 		return
 	}

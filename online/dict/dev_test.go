@@ -174,11 +174,12 @@ func TestDevPostFilter(t *testing.T) {
 	}
 }
 
-// Floors for the dev measurements: the values measured with the shipped
-// default model, rounded down by ~0.2 dB. Measured: dict mean ΔSDR 4.77 dB;
-// iva+dict − iva ΔSIR +2.52 dB (ΔSDR +0.21 dB) with online.IVA's defaults
-// as of this model (the post-filter gain depends on how far IVA gets).
+// Floors for the dev measurements: the issue #4 targets, below the values
+// measured with the shipped default model. Measured: dict mean ΔSDR 5.13 dB
+// (4.77 before the 0.9 carry); iva+dict − iva ΔSIR +3.66 dB, ΔSDR +0.52 dB
+// (+2.52 and +0.21 before the crosstalk gain) with online.IVA's defaults as
+// of this change (the post-filter gain depends on how far IVA gets).
 const (
-	devDictMinDSDR    = 4.5
-	devPostMinSIRGain = 2.3
+	devDictMinDSDR    = 5.0
+	devPostMinSIRGain = 3.0
 )

@@ -65,7 +65,10 @@
 // # Separation
 //
 // Per spectrum (infer.go) the codes start from the encoders and from the
-// previous spectrum's fit (h_k = E_k(u_t) + Carry·(h*_{k,t−1} − E_k(u_{t−1})))
+// previous spectrum's fit (h_k = E_k(u_t) + Carry·(h*_{k,t−1} − E_k(u_{t−1})),
+// Carry 0.9 for Separator: the fit's corrections persist ~10 spectra, so
+// the few steps per spectrum add up over a syllable or a note; 0.5 for
+// PostFilter)
 // and take gradient steps on
 //
 //	J(h) = Σ_j (√(X̄_j+δ) − √(Σ_k Ŝ_kj + δ))²
@@ -92,6 +95,16 @@
 // name a stream by the confusion row that best explains its energy shares
 // (multinomial likelihood), with the posterior as confidence.
 //
+// The post-filter then multiplies output i's band mask by a crosstalk gain
+// that uses the other outputs as references of the leak:
+//
+//	G_ij = (P_ij / (P_ij + λ·Σ_{o≠i} P_oj))^γ     λ = 0.5, γ = 0.75
+//
+// P_oj the running power (time constant CrossFrames, ~70 ms) of inner
+// output o in band j. It removes crosstalk the dictionary cannot place
+// (a leak of the output's own class, e.g. two talkers) and sharpens the
+// class masks where the outputs differ.
+//
 // # Real-time contract
 //
 // NewSeparator/NewPostFilter check the configuration, Prepare allocates
@@ -115,7 +128,8 @@
 // None beyond the STFT's: the mask for spectrum t is computed from spectra
 // up to t. (Because the mask depends on the spectrum it is applied to, an
 // input change can alter output frames up to Size−1 frames before the one
-// it reaches at the stated latency — still causal, see checkContract.)
+// it reaches at the stated latency — still causal; the tests run
+// streamtest.CheckProcessor with Options.MaskReach = Size−1.)
 //
 // # Why hand-written
 //

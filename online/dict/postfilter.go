@@ -49,7 +49,7 @@ type PostFilterConfig struct {
 	MaxSteps    int           // default 4; negative: none
 	StepSize    float64       // default: the model's
 	MaskPower   float64       // default: the model's
-	Carry       float64       // default 0.5; negative: none
+	Carry       float64       // default 0.5 (defaultPostCarry); negative: none
 	Budget      time.Duration // for the dictionary part of one Separate call; 0: none
 	LabelFrames float64       // default 125 spectra
 	Mode        PostMode      // default PostAssign
@@ -57,7 +57,27 @@ type PostFilterConfig struct {
 	// the applied mask is Floor + (1−Floor)·M. Default 0; a floor trades
 	// crosstalk removal for fewer artefacts.
 	Floor float64
+	// Cross is the exponent γ of the crosstalk gain
+	// (P_ij/(P_ij + λ·Σ_{o≠i} P_oj))^γ that multiplies output i's mask in
+	// band j, P_oj the running band power of inner output o (see
+	// PostFilter). Default 0.75; negative: none (the dictionary masks
+	// alone).
+	Cross float64
+	// CrossLeak is λ above, in (0, 1]: the share of the other outputs'
+	// power taken as leaked into output i (default 0.5).
+	CrossLeak float64
+	// CrossFrames is the time constant, in spectra, of the running band
+	// powers P behind the crosstalk gain (default 4.5, about 70 ms at hop
+	// 256 and 16 kHz).
+	CrossFrames float64
 }
+
+// Defaults of PostFilterConfig's crosstalk gain.
+const (
+	defaultCross       = 0.75
+	defaultCrossLeak   = 0.5
+	defaultCrossFrames = 4.5
+)
 
 // PostFilter is a stream.Separator that runs an inner separator (IVA) and
 // then cleans each of its outputs with the dictionary: for output i it fits
@@ -66,7 +86,16 @@ type PostFilterConfig struct {
 // masks of the classes that belong to that output (PostAssign: its label and
 // the classes whose share is largest on it; PostHard: its label, renormalised
 // over the outputs' labels) to output i, removing what the inner separator
-// left of the other sources.
+// left of the other sources. That mask is then multiplied, band by band, by
+// the crosstalk gain (P_ij/(P_ij + λ·Σ_{o≠i} P_oj))^γ (PostFilterConfig
+// Cross, CrossLeak), P_oj the running power of inner output o in band j:
+// the other outputs serve as references of the crosstalk, which the
+// dictionary alone cannot place when the leak is of the same class as the
+// output's own source or is quiet next to it. It is a Wiener gain that
+// takes a share λ of the other outputs' power as leaked into output i,
+// softened by γ < 1 because it scales the wanted source down too where
+// both outputs are loud (a plain-SNR cost); the running powers keep it from
+// flickering with every spectrum's noise.
 type PostFilter struct {
 	inner   stream.Separator
 	m       *Model
@@ -81,9 +110,11 @@ type PostFilter struct {
 	bins    int
 	budget  atomic.Int64
 	labels  []labelSlot
-	label   []int  // per output: class with the largest running energy
-	scene   []bool // per class: some output carries it
-	keep    []bool // PostAssign: classes kept on the current output
+	label   []int       // per output: class with the largest running energy
+	scene   []bool      // per class: some output carries it
+	keep    []bool      // PostAssign: classes kept on the current output
+	pow     [][]float64 // [output][band] running band powers P_oj
+	alpha   float64     // their EMA factor, exp(−1/CrossFrames)
 	cnt     counters
 	errs    sticky
 }
@@ -100,6 +131,29 @@ func NewPostFilter(inner stream.Separator, m *Model, cfg PostFilterConfig) (*Pos
 	if !(cfg.Floor >= 0 && cfg.Floor < 1) {
 		return nil, fmt.Errorf("dict: post-filter floor %v not in [0, 1)", cfg.Floor)
 	}
+	if cfg.Carry == 0 {
+		cfg.Carry = defaultPostCarry
+	}
+	switch {
+	case cfg.Cross == 0:
+		cfg.Cross = defaultCross
+	case cfg.Cross < 0:
+		cfg.Cross = 0
+	case !(cfg.Cross <= 8):
+		return nil, fmt.Errorf("dict: crosstalk exponent %v not in [0, 8]", cfg.Cross)
+	}
+	if cfg.CrossLeak == 0 {
+		cfg.CrossLeak = defaultCrossLeak
+	}
+	if !(cfg.CrossLeak > 0 && cfg.CrossLeak <= 1) {
+		return nil, fmt.Errorf("dict: crosstalk leak %v not in (0, 1]", cfg.CrossLeak)
+	}
+	if cfg.CrossFrames == 0 {
+		cfg.CrossFrames = defaultCrossFrames
+	}
+	if !(cfg.CrossFrames >= 1 && cfg.CrossFrames <= 1e6) {
+		return nil, fmt.Errorf("dict: crosstalk time constant %v spectra not in [1, 1e6]", cfg.CrossFrames)
+	}
 	sc := SeparatorConfig{
 		MaxSteps: cfg.MaxSteps, StepSize: cfg.StepSize, MaskPower: cfg.MaskPower,
 		Carry: cfg.Carry, Budget: cfg.Budget, LabelFrames: cfg.LabelFrames,
@@ -110,6 +164,15 @@ func NewPostFilter(inner stream.Separator, m *Model, cfg PostFilterConfig) (*Pos
 	p := &PostFilter{inner: inner, m: m, cfg: cfg, scfg: sc}
 	p.budget.Store(int64(cfg.Budget))
 	return p, nil
+}
+
+// HoldLearning implements stream.LearningHolder by passing the hold on to
+// the wrapped separator, if it can hold (the dictionary part does not
+// learn).
+func (p *PostFilter) HoldLearning() {
+	if h, ok := p.inner.(stream.LearningHolder); ok {
+		h.HoldLearning()
+	}
 }
 
 // Inner returns the wrapped separator (e.g. to read its own counters).
@@ -144,6 +207,11 @@ func (p *PostFilter) Prepare(mics, bins int) (int, error) {
 	p.label = make([]int, n)
 	p.scene = make([]bool, K)
 	p.keep = make([]bool, K)
+	p.pow = make([][]float64, n)
+	for i := range p.pow {
+		p.pow[i] = make([]float64, p.m.hdr.Bands)
+	}
+	p.alpha = math.Exp(-1 / p.cfg.CrossFrames)
 	p.beta = math.Exp(-1 / p.scfg.LabelFrames)
 	p.Reset()
 	return n, nil
@@ -158,6 +226,7 @@ func (p *PostFilter) Reset() {
 	for i, f := range p.fits {
 		f.reset()
 		clear(p.avgE[i])
+		clear(p.pow[i])
 		p.labels[i].set(0, 0)
 	}
 	p.cnt.reset()
@@ -232,6 +301,13 @@ func (p *PostFilter) Separate(dst, mix [][]complex128) {
 		}
 		p.scene[best] = true
 	}
+	// Running band powers of the inner outputs (all at the same scale:
+	// the reference mic's), for the crosstalk gain.
+	for i, f := range p.fits {
+		for j, v := range f.fe.band {
+			p.pow[i][j] = p.alpha*p.pow[i][j] + (1-p.alpha)*float64(v)*float64(v)
+		}
+	}
 	for i, f := range p.fits {
 		y := p.tmp[i]
 		best := p.label[i]
@@ -281,6 +357,7 @@ func (p *PostFilter) Separate(dst, mix [][]complex128) {
 				}
 			}
 		}
+		p.crossGain(i)
 		if fl := float32(p.cfg.Floor); fl > 0 {
 			for j, v := range p.mask {
 				p.mask[j] = fl + (1-fl)*v
@@ -291,5 +368,28 @@ func (p *PostFilter) Separate(dst, mix [][]complex128) {
 		}
 		p.m.bm.interp(p.binMask, p.mask)
 		applyMask(dst[i], y, p.binMask)
+	}
+}
+
+// crossGain multiplies p.mask, output i's band mask, by the crosstalk gain
+// (P_ij/(P_ij + λ·Σ_{o≠i} P_oj))^γ. Crosstalk is largest, band by band,
+// where the other outputs are loud; the gain removes it whatever the
+// classes (it also works between two talkers the dictionary cannot tell
+// apart).
+func (p *PostFilter) crossGain(i int) {
+	g, leak := p.cfg.Cross, p.cfg.CrossLeak
+	if g <= 0 || len(p.pow) < 2 {
+		return
+	}
+	for j := range p.mask {
+		var other float64
+		for o := range p.pow {
+			if o != i {
+				other += p.pow[o][j]
+			}
+		}
+		if tot := p.pow[i][j] + leak*other; tot > 0 {
+			p.mask[j] *= float32(math.Pow(p.pow[i][j]/tot, g))
+		}
 	}
 }

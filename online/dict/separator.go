@@ -14,8 +14,13 @@ var zeroTime time.Time
 
 // Defaults of SeparatorConfig.
 const (
-	defaultMaxSteps    = 4
-	defaultCarry       = 0.5
+	defaultMaxSteps = 4
+	defaultCarry    = 0.9
+	// defaultPostCarry is PostFilter's carry, and calibCarry the one the
+	// training-time calibration measures with (kept at its old value so
+	// that a seed still rebuilds the same model bytes).
+	defaultPostCarry   = 0.5
+	calibCarry         = 0.5
 	defaultLabelFrames = 125 // 2 s at 16 kHz, hop 256
 )
 
@@ -35,7 +40,14 @@ type SeparatorConfig struct {
 	// MaskPower is p in M_k = Ŝ_k^p / Σ_j Ŝ_j^p; 0 means the model's value.
 	MaskPower float64
 	// Carry is how much of the previous spectrum's fit correction is kept
-	// in the warm start (default 0.5); negative means none.
+	// in the warm start (default 0.9 for Separator, 0.5 for PostFilter);
+	// negative means none. With c per hop the correction decays with a
+	// time constant of −1/ln c spectra (0.9: ~10 spectra, 150 ms at hop
+	// 256): a source's spectrum stays alike over a syllable or a note, so
+	// the latent steps of successive spectra add up instead of starting
+	// over, which is worth more than extra steps per spectrum (measured in
+	// the report of issue #4). On a post-filter's nearly separated outputs
+	// a long carry lets the absent classes' codes drift, so it keeps 0.5.
 	Carry float64
 	// Budget is the time one Separate call may spend on latent steps
 	// (see SetBudget); 0 means no limit (MaxSteps steps every time, and a

@@ -31,7 +31,7 @@ func TestSeparatorContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkContract(t, newSpectral(t, sep), stream.Spec{Rate: synRate, Channels: c.mics, MaxFrames: 100}, synSize)
+			checkContract(t, newSpectral(t, sep), stream.Spec{Rate: synRate, Channels: c.mics, MaxFrames: 100})
 		})
 	}
 }
