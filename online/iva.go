@@ -92,6 +92,11 @@ type IVAConfig struct {
 	StepSize float64
 	// AlphaStep is μ_α, the relative step of the α update. Default 0.01.
 	AlphaStep float64
+	// WindowHops is how many spectra one input sample reaches: the
+	// analysis window over the hop, rounded up. After a channel has been
+	// quiet, this many spectra still hold part of the quiet stretch and
+	// are not learnt from. Default 4 (hop N/4).
+	WindowHops int
 	// SubspaceEvery is how often, in spectra, each bin's principal
 	// subspace is refreshed when the input is reduced (m < n, or ng), once
 	// past the start (every spectrum at first, then less and less often);
@@ -107,6 +112,7 @@ const (
 	defaultStepSize         = 0.01
 	defaultAlphaStep        = 0.01
 	defaultSubspaceEvery    = 16
+	defaultWindowHops       = 4
 	subspaceWarm            = 8 // spectra that only train the subspace
 	maxIVAMics              = 8
 )
@@ -153,6 +159,12 @@ func (c *IVAConfig) fill() error {
 	}
 	if !(c.AlphaStep > 0 && c.AlphaStep < 1) {
 		return fmt.Errorf("online: IVA alpha step %v not in (0, 1)", c.AlphaStep)
+	}
+	if c.WindowHops == 0 {
+		c.WindowHops = defaultWindowHops
+	}
+	if c.WindowHops < 1 {
+		return fmt.Errorf("online: IVA window of %d hops; need >= 1", c.WindowHops)
 	}
 	if c.SubspaceEvery == 0 {
 		c.SubspaceEvery = defaultSubspaceEvery

@@ -8,17 +8,22 @@ import "sync/atomic"
 // a mixture of the sources, and learning from its spectra teaches W a
 // rank-deficient model that takes the whole memory (Memory, 8 s by default)
 // to unlearn. So spectra in which one channel is far below the others
-// (quietRatio) are separated with the current W but not learnt from. With
-// more microphones than sources, a channel quiet for longer than deadAfter
-// is excluded: its covariance row and column are cleared, every bin's
-// principal subspace is refreshed (W and V carried over, as on every
+// (quietRatio) are separated with the current W but not learnt from, and so
+// are the WindowHops spectra after the channel is back, whose analysis
+// windows still reach into the quiet stretch: half-silent spectra are not a
+// mixture either, and learning from those few cost a 2×2 room mixture up to
+// 4 dB of SIR for seconds (a 1 s dropout of one mic, TestRecoveryFromBadSignals).
+//
+// With more microphones than sources, a channel quiet for longer than
+// deadAfter is excluded: its covariance row and column are cleared, every
+// bin's principal subspace is refreshed (W and V carried over, as on every
 // refresh) and learning resumes on the remaining channels. An excluded
 // channel stays out until Reset even if it comes back: letting it rejoin
 // moves every bin's principal subspace while its covariance refills, which
 // measured worse than the remaining channels alone for many seconds (a
 // 4-mic, 2-source synthetic mixture needed over 1000 spectra to separate
-// again), and a channel that dropped out for half a second is likely to
-// do so again.
+// again), and a channel that dropped out for half a second is likely to do
+// so again.
 const (
 	// quietRatio: a channel whose spectrum power is below this fraction of
 	// the mean of the other channels is quiet (−40 dB; mics of one array
@@ -34,6 +39,7 @@ type channelTrack struct {
 	quietRun []int  // consecutive spectra each channel has been quiet
 	dead     []bool // channels excluded from the reduction
 	nDead    int
+	after    int // spectra still not to learn from after a quiet stretch
 
 	quiet, nDeadPub atomic.Int64
 }
@@ -87,8 +93,17 @@ func (s *IVA) checkChannels(mix [][]complex128) bool {
 			}
 			learn = false
 		} else {
+			if t.quietRun[c] > 0 {
+				// Back: the next spectra still straddle the quiet
+				// stretch in their analysis windows.
+				t.after = max(t.after, s.cfg.WindowHops)
+			}
 			t.quietRun[c] = 0
 		}
+	}
+	if learn && t.after > 0 {
+		t.after--
+		learn = false
 	}
 	if !learn {
 		t.quiet.Add(1)

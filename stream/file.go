@@ -202,6 +202,9 @@ func RunFile(ctx context.Context, src Source, sink Sink, p Processor, opt FileOp
 		rep.RealTimeFactor = busy.Seconds() / rep.AudioSeconds
 	}
 	rep.Events.ClippedInput = clipped
+	if cs, ok := p.(interface{ ClippedSpectra() int64 }); ok {
+		rep.Events.ClippedSpectra = cs.ClippedSpectra()
+	}
 	if nf, ok := p.(interface{ NonFinite() int64 }); ok {
 		rep.Events.NonFiniteInput = nf.NonFinite()
 	}

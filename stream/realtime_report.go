@@ -245,6 +245,9 @@ func (r *Realtime) FillReport(rep *Report, dev DeviceReport) {
 		busy := time.Duration(float64(rep.Processing.MeanUs) * float64(rep.Processing.Blocks) * float64(time.Microsecond))
 		rep.RealTimeFactor = busy.Seconds() / rep.AudioSeconds
 	}
+	if cs, ok := r.e.p.(interface{ ClippedSpectra() int64 }); ok {
+		rep.Events.ClippedSpectra = cs.ClippedSpectra()
+	}
 	if nf, ok := r.e.p.(interface{ NonFinite() int64 }); ok {
 		rep.Events.NonFiniteInput = nf.NonFinite()
 	}

@@ -97,8 +97,11 @@ type RuntimeReport struct {
 
 // EventReport counts repaired numerical and I/O events.
 type EventReport struct {
-	NonFiniteInput   int64  `json:"nonfinite_input_samples"`
-	ClippedInput     int64  `json:"clipped_input_samples"`
+	NonFiniteInput int64 `json:"nonfinite_input_samples"`
+	ClippedInput   int64 `json:"clipped_input_samples"`
+	// ClippedSpectra: spectra whose analysis window held clipped input;
+	// separated, but an adaptive separator did not learn from them.
+	ClippedSpectra   int64  `json:"clipped_spectra,omitempty"`
 	ClippedOutput    int64  `json:"clipped_output_samples"`
 	ProcessorError   string `json:"processor_error,omitempty"`
 	ProcessorDetails any    `json:"processor_details,omitempty"`

@@ -42,7 +42,10 @@ type Spectral struct {
 	fifo       [][]float64 // [source][2·Hop] circular output queue
 	fifoStart  int
 	fifoLen    int
-	prime      int // frames of silence the FIFO starts with
+	prime      int            // frames of silence the FIFO starts with
+	holder     LearningHolder // sep, if it can hold learning; else nil
+	clipHops   int            // spectra still to come whose window holds a clipped sample
+	clipped    atomic.Int64   // spectra analysed with clipped input
 	nonFinite  atomic.Int64
 	hops       atomic.Int64
 	firstError atomic.Pointer[error]
@@ -57,7 +60,8 @@ func NewSpectral(cfg stft.Config, sep Separator) (*Spectral, error) {
 	if sep == nil {
 		return nil, errors.New("stream: NewSpectral: nil Separator")
 	}
-	return &Spectral{cfg: cfg, sep: sep}, nil
+	h, _ := sep.(LearningHolder)
+	return &Spectral{cfg: cfg, sep: sep, holder: h}, nil
 }
 
 // Config is the STFT configuration.
@@ -124,6 +128,8 @@ func (p *Spectral) Reset() {
 	p.fifoStart = 0
 	p.fifoLen = p.prime // the silence that makes any block size work
 	p.nonFinite.Store(0)
+	p.clipHops = 0
+	p.clipped.Store(0)
 	p.hops.Store(0)
 	p.firstError.Store(nil)
 }
@@ -142,6 +148,12 @@ func (p *Spectral) Err() error {
 
 // NonFinite is the number of NaN/Inf input samples replaced by 0.
 func (p *Spectral) NonFinite() int64 { return p.nonFinite.Load() }
+
+// ClippedSpectra is the number of spectra since Prepare or Reset whose
+// analysis window held a clipped input sample (|x| ≥ ClipLevel). Each was
+// separated as usual, and the separator, if a LearningHolder, was told not
+// to learn from it. It may be called from any goroutine.
+func (p *Spectral) ClippedSpectra() int64 { return p.clipped.Load() }
 
 // Hops is the number of hops analysed since Reset.
 func (p *Spectral) Hops() int64 { return p.hops.Load() }
@@ -170,6 +182,7 @@ func (p *Spectral) Process(dst, src [][]float32) {
 	hop := p.cfg.Hop
 	for pos := 0; pos < n; {
 		k := min(hop-p.fill, n-pos)
+		clip := false
 		for c, s := range src {
 			s := s[pos : pos+k]
 			in := p.hopIn[c][p.fill : p.fill+len(s)]
@@ -178,8 +191,14 @@ func (p *Spectral) Process(dst, src [][]float32) {
 					v = 0
 					p.countNonFinite()
 				}
+				clip = clip || v >= ClipLevel || v <= -ClipLevel
 				in[i] = float64(v)
 			}
+		}
+		if clip {
+			// The sample is in this hop's analysis window and the next
+			// ones, ⌈Size/Hop⌉ in all.
+			p.clipHops = (p.cfg.Size + hop - 1) / hop
 		}
 		p.fill += k
 		if p.fill == hop {
@@ -209,6 +228,13 @@ func (p *Spectral) countNonFinite() {
 // result.
 func (p *Spectral) runHop() {
 	p.an.Analyze(p.mix, p.hopIn)
+	if p.clipHops > 0 {
+		p.clipHops--
+		p.clipped.Add(1)
+		if p.holder != nil {
+			p.holder.HoldLearning()
+		}
+	}
 	p.sep.Separate(p.srcs, p.mix)
 	p.syn.Synthesize(p.hopOut, p.srcs)
 	size := len(p.fifo[0])

@@ -66,3 +66,60 @@ func TestSpectralPassthroughReconstructs(t *testing.T) {
 		t.Errorf("worst reconstruction error %g > 1e-6", worst)
 	}
 }
+
+// holdCounter is a passthrough separator that records which spectra it was
+// told not to learn from.
+type holdCounter struct {
+	online.Passthrough
+	held    []int
+	spectra int
+	hold    bool
+}
+
+func (h *holdCounter) HoldLearning() { h.hold = true }
+
+func (h *holdCounter) Separate(dst, mix [][]complex128) {
+	if h.hold {
+		h.held = append(h.held, h.spectra)
+	}
+	h.hold = false
+	h.spectra++
+	h.Passthrough.Separate(dst, mix)
+}
+
+// A clipped sample makes Spectral hold the separator's learning for exactly
+// the spectra whose analysis window holds it, and count them.
+func TestSpectralHoldsLearningOnClipping(t *testing.T) {
+	for _, c := range []struct{ n, h int }{{1024, 256}, {512, 128}, {1000, 250}} {
+		t.Run(fmt.Sprintf("%d/%d", c.n, c.h), func(t *testing.T) {
+			sep := &holdCounter{}
+			p, err := stream.NewSpectral(stft.New(c.n, c.h), sep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Prepare(stream.Spec{Rate: 16000, Channels: 2, MaxFrames: c.h, FixedBlock: true}); err != nil {
+				t.Fatal(err)
+			}
+			at := 10*c.h + c.h/3 // the clipped sample, on mic 2
+			x := streamtest.Noise(2, 20*c.h, 1)
+			x[1][at] = -1
+			y := [][]float32{make([]float32, c.h)}
+			for b := 0; b < 20; b++ {
+				p.Process(y, [][]float32{x[0][b*c.h : (b+1)*c.h], x[1][b*c.h : (b+1)*c.h]})
+			}
+			// Spectrum t analyses input [tH+H−N, tH+H).
+			var want []int
+			for s := 0; s < 20; s++ {
+				if end := (s + 1) * c.h; at < end && at >= end-c.n {
+					want = append(want, s)
+				}
+			}
+			if fmt.Sprint(sep.held) != fmt.Sprint(want) {
+				t.Errorf("held spectra %v, want %v", sep.held, want)
+			}
+			if got := p.ClippedSpectra(); got != int64(len(want)) {
+				t.Errorf("ClippedSpectra() = %d, want %d", got, len(want))
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livesep/livesep/internal/bsseval"
 	"github.com/livesep/livesep/stream/streamtest"
@@ -145,8 +146,15 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 		out := in + ".out"
 		o := separateOptions{in: in, out: out, update: "aux", latency: "normal", format: "float32"}
 		for i := 0; i+1 < len(extra); i += 2 {
-			if extra[i] == "--sources" {
+			switch extra[i] {
+			case "--sources":
 				fmt.Sscan(extra[i+1], &o.sources)
+			case "--memory":
+				d, err := time.ParseDuration(extra[i+1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.memory = d
 			}
 		}
 		if _, err := separateFile(context.Background(), &o, io.Discard); err != nil {

@@ -48,15 +48,16 @@ type separateOptions struct {
 	rate     int           // of the input, set before buildProcessor (0: 16 kHz)
 }
 
-// ivaConfig is the IVA configuration for these options at hop frames per
-// spectrum: the forgetting memory is stated in seconds, so IVA must know how
-// many spectra a second holds.
-func (o *separateOptions) ivaConfig(upd online.Update, hop int) online.IVAConfig {
+// ivaConfig is the IVA configuration for these options with the STFT cfg:
+// the forgetting memory is stated in seconds, so IVA must know how many
+// spectra a second holds, and how many spectra one input sample reaches.
+func (o *separateOptions) ivaConfig(upd online.Update, cfg stft.Config) online.IVAConfig {
 	rate := o.rate
 	if rate == 0 {
 		rate = 16000
 	}
-	return online.IVAConfig{Sources: o.sources, Update: upd, SpectraPerSecond: float64(rate) / float64(hop), Memory: o.memory}
+	return online.IVAConfig{Sources: o.sources, Update: upd, SpectraPerSecond: float64(rate) / float64(cfg.Hop), Memory: o.memory,
+		WindowHops: (cfg.Size + cfg.Hop - 1) / cfg.Hop}
 }
 
 func (o *separateOptions) register(c *cli) {
@@ -185,7 +186,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		if err != nil {
 			return nil, nil, err
 		}
-		sep, err := online.NewIVA(o.ivaConfig(upd, cfg.Hop))
+		sep, err := online.NewIVA(o.ivaConfig(upd, cfg))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -218,7 +219,7 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 			if err != nil {
 				return nil, nil, usagef("--update %q: want aux or ng", o.update)
 			}
-			inner, err := online.NewIVA(o.ivaConfig(upd, cfg.Hop))
+			inner, err := online.NewIVA(o.ivaConfig(upd, cfg))
 			if err != nil {
 				return nil, nil, err
 			}
