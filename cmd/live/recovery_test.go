@@ -30,15 +30,14 @@ import (
 // fault during which nothing can be learnt leaves the separator the data
 // it missed behind a run that had them.
 //
-// This is the acceptance test of the reliability issue, which is still open:
-// with the current IVA the output stays finite in every case, but recovery
-// takes too long after clipping, one silent channel, a dead mic, a source
-// change and a move. It runs when LIVESEP_RECOVERY=1 and will run by default
-// once those pass.
+// The six faults of the signal (burst, clipping, DC, silence on one or all
+// channels, a dead mic) are asserted in every run. The two changes of
+// scene are not met yet (issue #7 is open: IVA takes longer than 2–3 s to
+// converge on a new scene, even when reset at the change): they are
+// measured and printed, and asserted only with LIVESEP_RECOVERY=1.
 func TestRecoveryFromBadSignals(t *testing.T) {
-	if os.Getenv("LIVESEP_RECOVERY") != "1" {
-		t.Skip("reliability acceptance test (issue open, currently failing): set LIVESEP_RECOVERY=1")
-	}
+	assertScenes := os.Getenv("LIVESEP_RECOVERY") == "1"
+	sceneChange := map[string]bool{"one source stops, another starts": true, "source moves (room switch)": true}
 	if streamtest.RaceEnabled || testing.Short() {
 		t.Skip("16 separations and per-second BSS Eval: run without -race and -short")
 	}
@@ -242,6 +241,12 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			diffs = append(diffs, fmt.Sprintf("%+.1f", got[w]-base[w]))
 		}
 		fmt.Fprintf(&report, "%-36s %8.1fs %8.1fs %6.0fs %s\n", name, rec, strict, sc.limit, strings.Join(diffs, " "))
+		if sceneChange[name] && !assertScenes {
+			if rec > sc.limit {
+				fmt.Fprintf(&report, "%-36s NOT MET (not asserted; LIVESEP_RECOVERY=1 asserts it)\n", "")
+			}
+			continue
+		}
 		if rec > sc.limit {
 			t.Errorf("%s: SIR not back within 1 dB of its pre-fault value %.0f s after the fault (recovered after %.1f s)", name, sc.limit, rec)
 		}
