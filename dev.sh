@@ -99,8 +99,10 @@ with_jack() {
 }
 
 test_suite() {
-	go vet ./...
-	go test -race -count=1 ./...
+	# "|| return": this function runs on the left of "||" (see with_jack),
+	# where bash ignores set -e, so every step must pass on its failure.
+	go vet ./... || return
+	go test -race -count=1 ./... || return
 	# Allocation assertions are skipped under -race, and so are the tests
 	# that open a PortAudio stream (the binding trips checkptr) and the
 	# long separations (long run, recovery from faults): run them without it.
