@@ -104,9 +104,10 @@ test_suite() {
 	go vet ./... || return
 	go test -race -count=1 ./... || return
 	# Allocation assertions are skipped under -race, and so are the tests
-	# that open a PortAudio stream (the binding trips checkptr) and the
-	# long separations (long run, recovery from faults): run them without it.
-	go test -count=1 -run 'Allocs|Loopback|LongRun|Recovery' ./...
+	# that open a PortAudio stream (the binding trips checkptr), the JACK
+	# end-to-end runs of the binary (real time beside the race pass's load)
+	# and the long separations (long run, recovery): run them without it.
+	go test -count=1 -run 'Allocs|Loopback|LongRun|Recovery|JACK|RunRecord' ./...
 }
 
 case "${1:-}" in

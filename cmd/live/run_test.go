@@ -21,6 +21,7 @@ import (
 	"github.com/livesep/livesep/online"
 	"github.com/livesep/livesep/stft"
 	"github.com/livesep/livesep/stream"
+	"github.com/livesep/livesep/stream/streamtest"
 	"github.com/livesep/livesep/stream/wav"
 )
 
@@ -153,6 +154,11 @@ func (m multiOut) Process(dst, src [][]float32) {
 // JACK_DEFAULT_SERVER, as PortAudio does).
 func requireJACK(t *testing.T) {
 	t.Helper()
+	if streamtest.RaceEnabled {
+		// Real-time runs of the (non-race) binary next to the race pass's
+		// other packages: the load, not the product, would drop blocks.
+		t.Skip("JACK end-to-end tests run in the non-race pass of ./dev.sh test")
+	}
 	if _, err := exec.LookPath("jack_lsp"); err != nil {
 		t.Skip("JACK tools not installed (apt-get install jackd2 jack-stdio; ./dev.sh test does)")
 	}
