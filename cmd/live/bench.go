@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -21,6 +23,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/livesep/livesep/stream"
+	"github.com/livesep/livesep/stream/device"
 	"github.com/livesep/livesep/stream/wav"
 )
 
@@ -61,6 +64,9 @@ type benchRow struct {
 	Dropped       int64   `json:"dropped_blocks"`
 	Seconds       float64 `json:"audio_seconds"`
 	Error         string  `json:"error,omitempty"`
+	// Device: what device mode measured (see bench_device.go); absent in
+	// file mode. In device mode the fields above come from the real-time run.
+	Device *benchRowDevice `json:"device,omitempty"`
 
 	hist []histBin
 }
@@ -72,9 +78,13 @@ type histBin struct {
 
 // benchReport is `live bench --json`.
 type benchReport struct {
-	Machine string     `json:"machine"`
-	Rate    int        `json:"rate_hz"`
-	Rows    []benchRow `json:"rows"`
+	Machine string           `json:"machine"`
+	Rate    int              `json:"rate_hz"`
+	Device  *benchDeviceInfo `json:"device,omitempty"` // device mode only
+	Rows    []benchRow       `json:"rows"`
+	// Interrupted: Ctrl-C ended the sweep; Rows holds the configurations
+	// that completed.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,12 +98,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		windows  string
 		inPath   string
 		rateFlag int
+		devQ     string
+		devOut   string
+		cable    bool
+		jackName string
 	)
-	c := newCLI("bench", "bench [--quick] [--json] [--out DIR] [sweep flags]",
+	c := newCLI("bench", "bench [--quick] [--json] [--out DIR] [--device jack|DEVICE [--loopback]] [sweep flags]",
 		`  live bench --quick                       # about 30 s: the main configurations
   live bench                               # the full sweep, 20 s of audio each
   live bench --channels 2 --methods iva-aux,iva-ng --windows 512,1024,2048,low
   live bench --seconds 60 --methods none   # 60 s runs: GC cycles must stay 0
+  live bench --device jack --quick         # on the running JACK server, under a minute
+  live bench --device "USB Audio" --loopback --methods iva-aux --channels 2
 
 Runs each configuration through the real engine in file mode (the same block
 loop as "live run", without a clock) on a multichannel signal made from the
@@ -102,23 +118,64 @@ built-in demo sources, or on --in. Measures per-hop processing time
 heap allocations, GC cycles and GC pause during the run, late and dropped
 blocks, and the algorithmic latency. Writes DIR/bench.json and the plots
 DIR/bench_hist.png, DIR/bench_rtf.png, DIR/bench_latency.png.
+
+Device mode (--device) measures each configuration on an audio device in
+real time instead, twice:
+  loopback  the configuration's STFT with a passthrough separator, the same
+            block and output margin as "live run", with output 1 wired to
+            input 1: on JACK our own ports are connected (the system capture
+            is disconnected from our input); on other host APIs only with
+            --loopback (a cable from output 1 to input 1), else it is not
+            measured. An impulse is sent round; the measured round trip is
+            shown next to the prediction L + D + P (stream delay + output
+            priming + one JACK period; with a cable the host's reported
+            in+out latency instead of P) and whether they agree (JACK:
+            exactly, on two laps; cable: within one period).
+  load      the configuration's method for --seconds in real time, paced by
+            the device's callbacks, with the generated signal (or --in) fed
+            to the separator instead of the capture, so the load is that of
+            the configuration's channel count: p50…max, RTF, headroom, blocks
+            late/passed through/dropped, xruns (output underruns, lost input,
+            callbacks the host flagged), allocations and GC over the steady
+            state (after 0.25 s).
+The device runs at its default rate; --rate or --in open it at theirs
+(a JACK server runs at its own rate only).
+--device takes "jack" (the JACK server's system ports), "default", or a
+device as "live run --in" does (name, unique substring, index from "live
+devices", API:name); --device-out picks a different output device.
+Ctrl-C ends the sweep: bench.json and the plots hold what completed.
 `, stdout)
-	c.fs.BoolVar(&quick, "quick", false, "a short sweep of the main configurations (about 30 s)")
+	c.fs.BoolVar(&quick, "quick", false, "a short sweep of the main configurations (about 30 s; under a minute with --device)")
 	c.fs.BoolVar(&asJSON, "json", false, "print JSON instead of the table")
 	c.fs.StringVar(&dir, "out", "livesep-bench", "folder for bench.json and the plots")
-	c.fs.Float64Var(&seconds, "seconds", 0, "seconds of audio per configuration (default 20, or 5 with --quick)")
+	c.fs.Float64Var(&seconds, "seconds", 0, "seconds of audio per configuration (default 20, or 5 with --quick;\nwith --device: seconds of real time, default 10, or 1.5 with --quick)")
 	c.fs.StringVar(&chList, "channels", "", "channel counts to sweep (default 1,2,4,8)")
 	c.fs.StringVar(&methods, "methods", "", "methods: none, ica, iva-aux, iva-ng, dict, iva+dict (default all)")
 	c.fs.StringVar(&windows, "windows", "", "STFT windows N (hop N/4) or low (default 512,1024,2048,low)")
 	c.fs.StringVar(&inPath, "in", "", "benchmark on this WAV file instead of the generated signal (its channel count is used)")
-	c.fs.IntVar(&rateFlag, "rate", 16000, "sample rate of the generated signal")
+	c.fs.IntVar(&rateFlag, "rate", 16000, "sample rate of the generated signal (with --device: default the device's rate)")
+	c.fs.StringVar(&devQ, "device", "", "measure on this audio device in real time: jack, default, or a device as \"live run --in\" takes it")
+	c.fs.StringVar(&devOut, "device-out", "", "with --device: a different output device")
+	c.fs.BoolVar(&cable, "loopback", false, "with --device (not JACK): output 1 is wired to input 1; measure the round trip through it")
+	c.fs.StringVar(&jackName, "jack-name", "livesep-bench", "with --device on JACK: the JACK client name")
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	rateSet := false
+	c.fs.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
+	if devQ == "" && (devOut != "" || cable) {
+		return usagef("--device-out and --loopback need --device (e.g. --device jack)")
+	}
 	if seconds == 0 {
-		seconds = 20
-		if quick {
+		switch {
+		case devQ != "" && quick:
+			seconds = 1.5
+		case devQ != "":
+			seconds = 10
+		case quick:
 			seconds = 5
+		default:
+			seconds = 20
 		}
 	}
 	if seconds <= 0 || seconds > 3600 {
@@ -135,7 +192,7 @@ DIR/bench_hist.png, DIR/bench_rtf.png, DIR/bench_latency.png.
 		if err != nil {
 			return err
 		}
-		fileSig, rate = x, info.Rate
+		fileSig, rate, rateSet = x, info.Rate, true
 		var kept []benchConfig
 		for _, cf := range configs {
 			if cf.Channels == info.Channels {
@@ -147,43 +204,86 @@ DIR/bench_hist.png, DIR/bench_rtf.png, DIR/bench_latency.png.
 		}
 		configs = kept
 	}
+	var dev *benchDevice
+	if devQ != "" {
+		r := 0
+		if rateSet {
+			r = rate
+		}
+		if dev, err = openBenchDevice(devQ, devOut, jackName, cable, r); err != nil {
+			return err
+		}
+		defer dev.close()
+		rate = dev.rate
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	rep := benchReport{Machine: machineDescription(), Rate: rate}
 	if !asJSON {
-		fmt.Fprintf(stdout, "%s; %d configurations, %.0f s of %d Hz audio each\n", rep.Machine, len(configs), seconds, rate)
+		if dev != nil {
+			fmt.Fprintf(stdout, "%s; device %s at %d Hz, loopback %s\n%d configurations, loopback then %.1f s of real time each\n",
+				rep.Machine, dev, rate, dev.info.Loopback, len(configs), seconds)
+		} else {
+			fmt.Fprintf(stdout, "%s; %d configurations, %.0f s of %d Hz audio each\n", rep.Machine, len(configs), seconds, rate)
+		}
 	}
+	var runErr error
 	for i, cf := range configs {
-		if err := ctx.Err(); err != nil {
-			return err
+		if ctx.Err() != nil {
+			break
+		}
+		if !asJSON {
+			fmt.Fprintf(stderr, "\r\033[K[%d/%d] %-32s", i+1, len(configs), cf)
 		}
 		sig := fileSig
 		if sig == nil {
 			sig = benchSignal(cf.Channels, cf.Sources, int(seconds*float64(rate)), rate)
 		}
-		row := benchOne(ctx, cf, sig, rate)
-		rep.Rows = append(rep.Rows, row)
-		if !asJSON {
-			fmt.Fprintf(stderr, "\r[%d/%d] %-32s", i+1, len(configs), cf)
+		var row benchRow
+		if dev != nil {
+			row, runErr = dev.benchOneDevice(ctx, cf, sig, time.Duration(seconds*float64(time.Second)))
+		} else {
+			row = benchOne(ctx, cf, sig, rate)
 		}
+		if ctx.Err() != nil || runErr != nil {
+			break // an interrupted or failed configuration is left out
+		}
+		rep.Rows = append(rep.Rows, row)
 	}
 	if !asJSON {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+	if dev != nil {
+		dev.info.JACKClient = device.JACKClientName()
+		rep.Device = &dev.info
+	}
+	rep.Interrupted = ctx.Err() != nil
 	if err := writeJSON(filepath.Join(dir, "bench.json"), rep); err != nil {
-		return err
+		return errors.Join(runErr, err)
 	}
 	if err := benchPlots(dir, rep.Rows); err != nil {
-		return fmt.Errorf("plots: %w", err)
+		return errors.Join(runErr, fmt.Errorf("plots: %w", err))
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printBench(stdout, rep.Rows)
+		fmt.Fprintf(stdout, "\nwrote %s/bench.json, bench_hist.png, bench_rtf.png, bench_latency.png\n", dir)
 	}
-	printBench(stdout, rep.Rows)
-	fmt.Fprintf(stdout, "\nwrote %s/bench.json, bench_hist.png, bench_rtf.png, bench_latency.png\n", dir)
+	if rep.Interrupted {
+		if !asJSON {
+			fmt.Fprintf(stdout, "interrupted after %d of %d configurations\n", len(rep.Rows), len(configs))
+		}
+		return context.Canceled
+	}
+	if runErr != nil {
+		return fmt.Errorf("after %d of %d configurations: %w", len(rep.Rows), len(configs), runErr)
+	}
 	return nil
 }
 
@@ -316,25 +416,11 @@ func benchSignal(ch, sources, frames, rate int) [][]float32 {
 // benchOne runs one configuration through stream.RunFile.
 func benchOne(ctx context.Context, cf benchConfig, sig [][]float32, rate int) benchRow {
 	row := benchRow{benchConfig: cf}
-	o := separateOptions{in: "bench signal", method: cf.Method, update: cf.Update, sources: cf.Sources, latency: "normal", format: "float32", rate: rate}
-	if o.update == "" {
-		o.update = "aux"
-	}
-	switch {
-	case cf.Window == "low":
-		o.latency = "low"
-	case cf.Window != "-":
-		n, _ := strconv.Atoi(strings.Split(cf.Window, "/")[0])
-		o.window, o.hop = n, n/4
-	}
+	o, block := benchOptions(cf, rate)
 	proc, _, err := o.buildProcessor(cf.Channels)
 	if err != nil {
 		row.Error = err.Error()
 		return row
-	}
-	block := icaBlock
-	if cfg, err := o.stftConfig(); err == nil && cf.Window != "-" {
-		block = cfg.Hop
 	}
 	src := &memSource{x: sig, spec: stream.Spec{Rate: stream.Rate(rate), Channels: cf.Channels, MaxFrames: block}}
 	var eng *stream.Engine
@@ -386,25 +472,64 @@ func (discardSink) WriteFrames(src [][]float32) (int, error) { return len(src[0]
 func (discardSink) Close() error                             { return nil }
 
 func printBench(w io.Writer, rows []benchRow) {
-	var errs []string
+	devMode := false
+	for _, r := range rows {
+		devMode = devMode || r.Device != nil
+	}
+	var errs, notes []string
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ch×src\tmethod\twindow\tlatency ms\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tRTF\theadroom\tallocs\tGC\tlate\t")
+	head := "ch×src\tmethod\twindow\tlatency ms\tp50 µs\tp99 µs\tp99.9 µs\tmax µs\tRTF\theadroom\tallocs\tGC\tlate\t"
+	if devMode {
+		head += "passed\tdropped\txruns\tloop fr\tpredicted\tloop ms\tagree\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, r := range rows {
 		m := r.Method
 		if r.Update != "" && r.Method != "ica" {
 			m += " " + r.Update
 		}
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%d×%d\t%s\t%s\t(unavailable)\t\t\t\t\t\t\t\t\t\t\n", r.Channels, r.Sources, m, r.Window)
+			fmt.Fprintf(tw, "%d×%d\t%s\t%s\t(unavailable)\t\t\t\t\t\t\t\t\t\t", r.Channels, r.Sources, m, r.Window)
+			if devMode {
+				fmt.Fprint(tw, "\t\t\t\t\t\t\t")
+			}
+			fmt.Fprintln(tw)
 			errs = append(errs, fmt.Sprintf("%d×%d %s %s: %s", r.Channels, r.Sources, m, r.Window, r.Error))
 			continue
 		}
-		fmt.Fprintf(tw, "%d×%d\t%s\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.4f\t%.0fx\t%d\t%d\t%d\t\n",
+		fmt.Fprintf(tw, "%d×%d\t%s\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.4f\t%.0fx\t%d\t%d\t%d\t",
 			r.Channels, r.Sources, m, r.Window, r.LatencyMs, r.P50Us, r.P99Us, r.P999Us, r.MaxUs, r.RTF, r.Headroom, r.Allocs, r.GCCycles, r.Late)
+		if d := r.Device; d != nil {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t", d.PassedBlocks, r.Dropped, d.Xruns)
+			if lb := d.Loopback; lb != nil {
+				agree := "yes"
+				if !lb.Agree {
+					agree = "NO"
+				}
+				fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t", lb.MeasuredFrames, lb.PredictedFrames, lb.MeasuredMs, agree)
+			} else {
+				fmt.Fprint(tw, "—\t—\t—\t—\t")
+			}
+			if d.LoopbackNote != "" {
+				notes = append(notes, fmt.Sprintf("%d×%d %s %s: loopback %s", r.Channels, r.Sources, m, r.Window, d.LoopbackNote))
+			}
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	for _, e := range errs {
 		fmt.Fprintf(w, "unavailable: %s\n", e)
+	}
+	if devMode {
+		seen := map[string]bool{}
+		for _, n := range notes {
+			if !seen[n] {
+				fmt.Fprintln(w, n)
+			}
+			seen[n] = true
+		}
+		fmt.Fprintln(w, "\n(device mode: per-hop processing time in real time on the device, the separator fed the\n generated signal; headroom = hop period / p99.9; late = finished after the output was due;\n passed = mic 1 passed through to keep the latency bound; xruns = output underruns + lost\n input + callbacks the host flagged; allocs and GC cycles are process-wide over the run after\n 0.25 s; loop fr = measured round trip output 1 → input 1 in frames, predicted = stream delay\n + output priming (margin included) + one device period, \"loop ms\" the measured one in ms)")
+		return
 	}
 	fmt.Fprintln(w, "\n(file mode: per-hop processing time on this machine; headroom = hop period / p99.9;\n allocs and GC cycles are process-wide during the steady-state run)")
 }
@@ -538,6 +663,27 @@ func benchPlots(dir string, rows []benchRow) error {
 	lp.Legend.Add("stream delay", b1)
 	lp.Legend.Add("block collection", b2)
 	lp.Legend.Add("processing p99.9", b3)
+	// Device mode: the measured loopback round trip (our output to our
+	// input, device buffers included) as points over the bars.
+	var loop plotter.XYs
+	for i, r := range ok {
+		if r.Device != nil && r.Device.Loopback != nil {
+			loop = append(loop, plotter.XY{X: float64(i), Y: r.Device.Loopback.MeasuredMs})
+		}
+	}
+	if len(loop) > 0 {
+		sc, err := plotter.NewScatter(loop)
+		if err != nil {
+			return err
+		}
+		sc.Color = plotutil.Color(3)
+		sc.Shape = plotutil.Shape(1)
+		lp.Add(sc)
+		lp.Legend.Add("measured loopback (device)", sc)
+		for _, q := range loop {
+			lp.Y.Max = math.Max(lp.Y.Max, 1.1*q.Y) // keep the points off the frame
+		}
+	}
 	lp.Legend.Top = true
 	lp.NominalX(names...)
 	lp.X.Tick.Label.Rotation = math.Pi / 2.5

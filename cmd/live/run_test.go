@@ -457,7 +457,9 @@ func TestRunJACKServerKilled(t *testing.T) {
 		t.Skip("jackd not installed")
 	}
 	bin := buildLive(t)
-	server := fmt.Sprintf("livesep-kill-%d", os.Getpid())
+	// One fixed name: a SIGKILLed jackd leaves its server registered, and
+	// JACK allows 8; a server of the same name takes the dead one's slot.
+	server := "livesep-kill"
 	env := append(os.Environ(), "JACK_DEFAULT_SERVER="+server, "JACK_NO_AUDIO_RESERVATION=1")
 	jackd := exec.Command("jackd", "--no-realtime", "-n", server, "-d", "dummy", "-r", "16000", "-p", "256", "-C", "4", "-P", "2")
 	jackd.Env = env
