@@ -231,6 +231,9 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 	dcfg := device.Config{In: in, Out: out, InChannels: channels, OutChannels: len(routes), Rate: float64(rate), LowLatency: o.sep.latency == "low"}
 	dev, err := device.Open(dcfg, func(in, out []float32, _ device.Status) { rt.Callback(in, out) })
 	if err != nil {
+		if o.rate != 0 && float64(o.rate) != in.DefaultRate {
+			return fmt.Errorf("%w (--rate %d: %q runs at %.0f Hz by default; try --rate %.0f or leave --rate out)", err, o.rate, in.Name, in.DefaultRate, in.DefaultRate)
+		}
 		return err
 	}
 	defer dev.Close(2 * time.Second)

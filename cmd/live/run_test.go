@@ -626,3 +626,34 @@ func absInt(x int) int {
 	}
 	return x
 }
+
+// Issue #7, mismatches on a device: an unknown device name, a rate the
+// device does not run at, --sources above the device's channels and
+// --monitor naming a source that does not exist each get an error naming
+// the flag or device and what to do, with the documented exit code.
+func TestRunJACKDeviceErrors(t *testing.T) {
+	requireJACK(t)
+	bin := buildLive(t)
+	for _, c := range []struct {
+		args  []string
+		code  int
+		wants []string
+	}{
+		{[]string{"--in", "nosuchdevice"}, exitFailure, []string{`"nosuchdevice"`, "live devices"}},
+		{[]string{"--rate", "12345"}, exitFailure, []string{"12345 Hz", "--rate 16000"}},
+		{[]string{"--sources", "5"}, exitUsage, []string{"--sources 5", "2 channels"}},
+		{[]string{"--monitor", "5"}, exitUsage, []string{`--monitor "5"`, "source 5 does not exist"}},
+	} {
+		args := append([]string{"run", "--duration", "1s", "--ui", "none", "--jack-name", fmt.Sprintf("lserr%d", os.Getpid())}, c.args...)
+		cmd := exec.Command(bin, args...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.code {
+			t.Errorf("live %s: exit %d, want %d\n%s", strings.Join(args, " "), code, c.code, out)
+		}
+		for _, w := range c.wants {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("live %s: output lacks %q:\n%s", strings.Join(args, " "), w, out)
+			}
+		}
+	}
+}
