@@ -662,25 +662,15 @@ func TestIVASeparateAllocs(t *testing.T) {
 // ipOracle is IP1 written directly from its definition: for each source in
 // turn, u = (W·(V_i + δI))⁻¹e_i by Gaussian elimination, row i ← uᴴ/√(uᴴ(V_i+δI)u).
 func ipOracle(w, vs []complex128, m int) {
-	for i := 0; i < m; i++ {
-		v := slices.Clone(vs[i*m*m : (i+1)*m*m])
+	eps := make([]float64, m)
+	for i := range eps {
 		tr := 0.0
 		for k := 0; k < m; k++ {
-			tr += real(v[k*m+k])
+			tr += real(vs[i*m*m+k*m+k])
 		}
-		for k := 0; k < m; k++ {
-			v[k*m+k] += complex(loadRel*tr/float64(m), 0)
-		}
-		a := make([]complex128, m*m)
-		mulTo(a, w, v, m, m, m)
-		u := make([]complex128, m)
-		u[i] = 1
-		solveTo(a, u, m, 0)
-		nq := quadForm(v, u, m)
-		for k := 0; k < m; k++ {
-			w[i*m+k] = cconj(u[k]) / complex(math.Sqrt(nq), 0)
-		}
+		eps[i] = loadRel * tr / float64(m)
 	}
+	ipOracleLoaded(w, vs, m, eps)
 }
 
 func randHPD(rng *rand.Rand, m int) []complex128 {
