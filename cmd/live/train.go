@@ -112,10 +112,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 Trains one autoencoder per class on random mixtures of the classes' files
 (16-bit or float WAV, all at the model's rate; folders mean their *.wav
-files). Part of each class's files is held out: its loss is shown per
-epoch, training stops early when it stops improving, and the weights of
-the best epoch are kept. The same files, flags and seed give the same
-model file, byte for byte (on the same GOARCH).
+files). Part of each class's files is held out: its loss and mask gain
+are shown per epoch; the learning rate follows a cosine from --lr to
+--min-lr over all epochs and the running average of the weights after the
+last epoch is kept (--keep best: the best epoch's, with early stopping).
+The same files, flags and seed give the same model file, byte for byte
+(on the same GOARCH).
 
 Writes MODEL.lsd (versioned, checksummed), a loss curve (PNG) and the
 per-epoch history (JSON) beside it.
@@ -129,12 +131,16 @@ per-epoch history (JSON) beside it.
 	fs.IntVar(&cfg.Rate, "rate", 16000, "sample rate of the training audio in Hz")
 	fs.IntVar(&cfg.Size, "window", 1024, "STFT window N the model is for")
 	fs.IntVar(&cfg.Hop, "hop", 0, "STFT hop H (default window/4)")
-	fs.IntVar(&cfg.Epochs, "epochs", 0, "most epochs (default 16; early stopping may end sooner)")
+	fs.IntVar(&cfg.Epochs, "epochs", 0, "epochs (default 20; with --keep best early stopping may end sooner)")
 	fs.IntVar(&cfg.Segments, "segments", 0, "random training mixtures per epoch (default 400)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "mini-batch size (default 128)")
-	fs.Float64Var(&cfg.LearnRate, "lr", 0, "Adam learning rate (default 2e-3; halved after every second epoch without improvement)")
-	fs.Float64Var(&cfg.WeightDecay, "weight-decay", 0, "decoupled weight decay (default 1e-4)")
-	fs.IntVar(&cfg.Patience, "patience", 0, "epochs without validation improvement before stopping (default 5)")
+	fs.Float64Var(&cfg.LearnRate, "lr", 0, "Adam learning rate at the start (default 2e-3)")
+	fs.Float64Var(&cfg.MinLearnRate, "min-lr", 0, "learning rate at the end of the cosine schedule (default lr/20)")
+	fs.StringVar(&cfg.Schedule, "schedule", "", "learning-rate schedule: cosine (lr to min-lr over all epochs) or plateau (halved after every second epoch without validation improvement) (default cosine)")
+	fs.StringVar(&cfg.Keep, "keep", "", "weights saved: last (running average after the last epoch) or best (epoch with the best validation mask gain, early stopping) (default last)")
+	fs.Float64Var(&cfg.WeightDecay, "weight-decay", 0, "decoupled weight decay (default 0.01)")
+	fs.IntVar(&cfg.Patience, "patience", 0, "with --keep best: epochs without validation improvement before stopping (default 5)")
+	fs.IntVar(&cfg.ValSegments, "val-segments", 0, "fixed validation mixtures made from the held-out files (default 400)")
 	fs.Float64Var(&cfg.ValFraction, "val", 0, "share of each class's files held out for validation (default 0.15)")
 	fs.IntVar(&cfg.Bands, "bands", 0, "mel bands of the model (default 64)")
 	fs.Var(intList{&cfg.Lags}, "lags", "encoder input: delays in hops of the spectra it sees (default 0,1,2,3)")

@@ -120,8 +120,8 @@ func TestDevDict(t *testing.T) {
 	t.Logf("dict: %v; labels %v; %+v", s, sep.Labels(), sep.Stats())
 	// ref0 is speech, ref1 music (meta.json). The speech output must be
 	// named speech; the music output is the {music, noise} group, and
-	// the default model confuses the two (Header.Confusion: validation noise
-	// streams get 54 % music), so its name is logged, not asserted.
+	// the default model confuses the two (Header.Confusion: validation music
+	// streams get 37 % noise), so its name is logged, not asserted.
 	l := sep.Labels()
 	if l[s.perm[0]].Class != "speech" {
 		t.Errorf("labels %v with permutation %v: want speech for ref0", l, s.perm)
@@ -174,11 +174,14 @@ func TestDevPostFilter(t *testing.T) {
 	}
 }
 
-// Floors for the dev measurements: the issue #4 targets, below the values
-// measured with the shipped default model. Measured: dict mean ΔSDR 5.13 dB
-// (4.77 before the 0.9 carry); iva+dict − iva ΔSIR +3.66 dB, ΔSDR +0.52 dB
-// (+2.52 and +0.21 before the crosstalk gain) with online.IVA's defaults as
-// of this change (the post-filter gain depends on how far IVA gets).
+// Floors for the dev measurements: the issue #4 targets. Measured with the
+// shipped default model (sha256 275b3aa2…, cosine schedule, last epoch's
+// averaged weights): dict mean ΔSDR 5.70 dB; iva+dict − iva ΔSIR +2.36 dB,
+// ΔSDR −0.01 dB with online.IVA's defaults as of this change — below the
+// post-filter targets, which TestDevPostFilter reports as failures. Over
+// training seeds 1–4 with these settings: dict 5.57–7.34, ΔSIR +1.06 to
+// +2.36 (the former early-stopping schedule: 3.01–5.62 and +2.00 to +3.57;
+// its seed-1 model scored 4.36 and +2.60).
 const (
 	devDictMinDSDR    = 5.0
 	devPostMinSIRGain = 3.0

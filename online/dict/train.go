@@ -53,15 +53,26 @@ type TrainConfig struct {
 	EpsAbs      float64 `json:"eps_abs"` // default 1e-6
 	EpsRel      float64 `json:"eps_rel"` // default 1e-3
 
-	Epochs        int     `json:"epochs"`         // at most, default 16
+	Epochs        int     `json:"epochs"`         // default 20 (fewer only with Keep "best" and early stopping)
 	Segments      int     `json:"segments"`       // new random mixtures per epoch, default 400
 	SegmentFrames int     `json:"segment_frames"` // spectra per mixture, default 96
-	ValSegments   int     `json:"val_segments"`   // fixed validation mixtures, default 240
+	ValSegments   int     `json:"val_segments"`   // fixed validation mixtures, default 400
 	Batch         int     `json:"batch"`          // mini-batch, default 128
-	LearnRate     float64 `json:"learn_rate"`     // Adam step, default 2e-3; halved after every second epoch without improvement
+	LearnRate     float64 `json:"learn_rate"`     // Adam step, default 2e-3 (the start of the schedule)
 	WeightDecay   float64 `json:"weight_decay"`   // decoupled (AdamW), default 0.01
-	Patience      int     `json:"patience"`       // epochs without a better validation mask gain before stopping, default 5
-	ValFraction   float64 `json:"val_fraction"`   // held-out share of each class's files, default 0.15
+	// Schedule is the learning-rate schedule: "cosine" (default: from
+	// LearnRate down to MinLearnRate over all Epochs, per step, whatever
+	// the validation says) or "plateau" (halved after every second epoch
+	// without a better validation mask gain).
+	Schedule     string  `json:"lr_schedule,omitempty"`
+	MinLearnRate float64 `json:"min_learn_rate,omitempty"` // end of the cosine schedule, default LearnRate/20
+	// Keep says which weights are saved: "last" (default: the running
+	// average after the last epoch; every epoch is run) or "best" (the
+	// running average of the epoch with the best validation mask gain,
+	// with early stopping after Patience epochs without improvement).
+	Keep        string  `json:"keep,omitempty"`
+	Patience    int     `json:"patience"`     // epochs without a better validation mask gain before stopping (Keep "best"), default 5
+	ValFraction float64 `json:"val_fraction"` // held-out share of each class's files, default 0.15
 	// Single is the share of training mixtures that hold one class only
 	// (default 0.3; negative means none); the others hold two or more,
 	// each class present with probability Present (default 0.6).
@@ -131,12 +142,21 @@ func (c *TrainConfig) fill() error {
 	deff(&c.LevelFrames, float64(c.Rate)/float64(c.Hop))
 	deff(&c.EpsAbs, 1e-6)
 	deff(&c.EpsRel, 1e-3)
-	def(&c.Epochs, 16)
+	def(&c.Epochs, 20)
 	def(&c.Segments, 400)
 	def(&c.SegmentFrames, 96)
-	def(&c.ValSegments, 240)
+	def(&c.ValSegments, 400)
 	def(&c.Batch, 128)
 	deff(&c.LearnRate, 2e-3)
+	if c.Schedule == "" {
+		c.Schedule = "cosine"
+	}
+	if c.Keep == "" {
+		c.Keep = "last"
+	}
+	if c.Schedule == "cosine" {
+		deff(&c.MinLearnRate, c.LearnRate/20)
+	}
 	deff(&c.WeightDecay, 0.01)
 	def(&c.Patience, 5)
 	deff(&c.ValFraction, 0.15)
@@ -177,6 +197,12 @@ func (c *TrainConfig) fill() error {
 		return fmt.Errorf("dict: presence probability %v not in (0, 1] or single share %v above 1", c.Present, c.Single)
 	case !(c.LearnRate > 0) || c.WeightDecay < 0 || c.GainDB < 0 || c.StepSize < 0 || c.MaskPower < 0:
 		return errors.New("dict: learning rate must be positive; weight decay, gain range, step size and mask power not negative")
+	case c.Schedule != "cosine" && c.Schedule != "plateau":
+		return fmt.Errorf("dict: learning-rate schedule %q: want cosine or plateau", c.Schedule)
+	case c.Keep != "last" && c.Keep != "best":
+		return fmt.Errorf("dict: keep %q: want last or best", c.Keep)
+	case c.MinLearnRate < 0 || c.MinLearnRate > c.LearnRate:
+		return fmt.Errorf("dict: minimum learning rate %v not in [0, %v]", c.MinLearnRate, c.LearnRate)
 	case c.Patience < 1:
 		return fmt.Errorf("dict: patience %d must be positive", c.Patience)
 	case c.Latent < 1:
@@ -570,8 +596,9 @@ func synth(m *Model, sets []classSet, c *TrainConfig, rng *rand.Rand, segs int, 
 }
 
 // Train trains one autoencoder per class on random mixtures of the classes'
-// files and returns the model with the (running-average) weights of the
-// epoch with the best validation mask SNR gain. It is deterministic: the same files, settings and seed
+// files and returns the model with the running-average weights after the
+// last epoch (or, with Keep "best", of the epoch with the best validation
+// mask SNR gain). It is deterministic: the same files, settings and seed
 // give the same model bytes (on the same GOARCH; gonum's parallel matrix
 // products split work by position, not by thread timing). progress, if not
 // nil, is called from Train's goroutine. ctx cancels between batches.
@@ -623,6 +650,13 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 	bad := 0
 	lr := cfg.LearnRate
 	nb := cfg.Batch
+	batches := cfg.Segments * cfg.SegmentFrames / nb
+	// rate is the cosine schedule's learning rate at step i (0-based) of
+	// the whole run.
+	rate := func(i int) float64 {
+		f := float64(i) / float64(max(cfg.Epochs*batches, 1))
+		return cfg.MinLearnRate + (cfg.LearnRate-cfg.MinLearnRate)*0.5*(1+math.Cos(math.Pi*f))
+	}
 	X := mat.NewDense(nb, h.inputs(), nil)
 	Xm := mat.NewDense(nb, B, nil)
 	T := make([]*mat.Dense, K)
@@ -650,7 +684,6 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 			}
 		}
 		perm := rng.Perm(ex.n)
-		batches := ex.n / nb
 		var sum float64
 		for bi := 0; bi < batches; bi++ {
 			if err := ctx.Err(); err != nil {
@@ -671,6 +704,9 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 				e := perm[bi*nb+r]
 				copy(mr.Data[r*mr.Stride:r*mr.Stride+B], ex.mixNorm[e*B:(e+1)*B])
 			}
+			if cfg.Schedule == "cosine" {
+				lr = rate((epoch-1)*batches + bi)
+			}
 			l := trainStep(nets, opt, X, Xm, T, dC, lr, cfg.MaskLoss)
 			sum += l
 			progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Batch: bi + 1, Batches: batches, TrainLoss: sum / float64(bi+1)})
@@ -683,19 +719,31 @@ func Train(ctx context.Context, classes []ClassFiles, cfg TrainConfig, progress 
 		vl, gain := validate(m, nets, val, &cfg)
 		st := EpochStats{Epoch: epoch, TrainLoss: sum / float64(batches), ValLoss: vl, ValGainDB: gain, LearnRate: lr}
 		stop := ""
-		// Keep and stop on the separation the masks make on held-out files
-		// (the validation mask SNR gain), the quantity the model is for;
-		// the loss is reported beside it.
-		if gain > bestGain+0.01 {
+		// With Keep "best", keep and stop on the separation the masks make
+		// on held-out files (the validation mask SNR gain), the quantity
+		// the model is for. That metric moves by tenths of a dB from epoch
+		// to epoch (a few held-out files, weights that still move), so the
+		// epoch it picks and the plateaus that halve the rate are partly
+		// luck; Keep "last" with the cosine schedule depends on it not at
+		// all, and the average over the last, small steps is what is kept.
+		switch {
+		case cfg.Keep == "last":
+			if epoch == cfg.Epochs {
+				st.Best = true
+				for k, n := range nets {
+					best[k] = n.snapshot(best[k])
+				}
+			}
+		case gain > bestGain+0.01:
 			bestGain = gain
 			bad = 0
 			st.Best = true
 			for k, n := range nets {
 				best[k] = n.snapshot(best[k])
 			}
-		} else {
+		default:
 			bad++
-			if bad%2 == 0 {
+			if bad%2 == 0 && cfg.Schedule == "plateau" {
 				lr *= 0.5 // a plateau of two epochs: smaller steps
 			}
 			if bad >= cfg.Patience {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -50,27 +51,40 @@ func TestTrainDeterministic(t *testing.T) {
 	}
 }
 
-// TestTrainHistory: the loss falls, the best epoch is kept, the held-out
-// mixtures are separated, and the calibration grid is recorded.
+// TestTrainHistory: the loss falls, the cosine schedule runs every epoch
+// from LearnRate down towards MinLearnRate, the last epoch's averaged
+// weights are kept, the held-out mixtures are separated, and the
+// calibration grid is recorded.
 func TestTrainHistory(t *testing.T) {
 	m := tinyModel(t)
 	h := tiny.hist
-	if len(h.Epochs) == 0 || h.Stopping == "" {
-		t.Fatalf("history %+v", h)
+	cfg := tinyConfig()
+	if len(h.Epochs) != cfg.Epochs || h.Stopping == "" {
+		t.Fatalf("%d epochs of %d; history %+v", len(h.Epochs), cfg.Epochs, h)
 	}
 	first, last := h.Epochs[0], h.Epochs[len(h.Epochs)-1]
 	if !(last.TrainLoss < first.TrainLoss) {
 		t.Errorf("training loss %.4g → %.4g; want lower", first.TrainLoss, last.TrainLoss)
 	}
 	ti := m.Header().Train
-	best := h.Epochs[ti.BestEpoch-1]
-	if !best.Best || abs(best.ValGainDB-ti.ValGainDB) > 1e-6 {
-		t.Errorf("best epoch %d: %+v vs header %+v", ti.BestEpoch, best, ti)
+	if ti.BestEpoch != cfg.Epochs {
+		t.Errorf("kept epoch %d; want the last, %d", ti.BestEpoch, cfg.Epochs)
 	}
-	for _, e := range h.Epochs {
-		if e.ValGainDB > best.ValGainDB+0.01 {
-			t.Errorf("epoch %d has validation gain %.3f dB above the kept epoch's %.3f", e.Epoch, e.ValGainDB, best.ValGainDB)
+	for i, e := range h.Epochs {
+		if e.Best != (i == len(h.Epochs)-1) {
+			t.Errorf("epoch %d marked best=%v; only the last is kept", e.Epoch, e.Best)
 		}
+		if i > 0 && !(e.LearnRate < h.Epochs[i-1].LearnRate) {
+			t.Errorf("epoch %d learning rate %.4g after %.4g; want falling", e.Epoch, e.LearnRate, h.Epochs[i-1].LearnRate)
+		}
+	}
+	// The rate recorded is the epoch's last step's: at the end of the
+	// cosine, LearnRate/20 plus what the last step leaves of the decay.
+	if lr := last.LearnRate; !(lr >= cfg.LearnRate/20 && lr < cfg.LearnRate/20*1.01) {
+		t.Errorf("final learning rate %.5g; want just above %.5g", lr, cfg.LearnRate/20)
+	}
+	if abs(last.ValGainDB-ti.ValGainDB) > 1e-6 {
+		t.Errorf("last epoch %+v vs header %+v", last, ti)
 	}
 	// Measured ≈ 12 dB of mask SNR gain on held-out tone+hiss mixtures.
 	if ti.ValGainDB < 8 {
@@ -85,6 +99,35 @@ func TestTrainHistory(t *testing.T) {
 	cm := m.Header().Confusion
 	if len(cm) != 2 || !(cm[0][0] > 0.7) || !(cm[1][1] > 0.7) {
 		t.Errorf("confusion %v", cm)
+	}
+}
+
+// TestTrainKeepBest: with Keep "best" and the plateau schedule, the epoch
+// with the best validation mask gain is kept, no epoch beats it, and the
+// rate is only ever halved.
+func TestTrainKeepBest(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig()
+	cfg.Keep, cfg.Schedule = "best", "plateau"
+	m, h, err := Train(context.Background(), synFiles(t, dir), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti := m.Header().Train
+	best := h.Epochs[ti.BestEpoch-1]
+	if !best.Best || abs(best.ValGainDB-ti.ValGainDB) > 1e-6 {
+		t.Errorf("best epoch %d: %+v vs header %+v", ti.BestEpoch, best, ti)
+	}
+	for i, e := range h.Epochs {
+		if e.ValGainDB > best.ValGainDB+0.01 {
+			t.Errorf("epoch %d has validation gain %.3f dB above the kept epoch's %.3f", e.Epoch, e.ValGainDB, best.ValGainDB)
+		}
+		if r := cfg.LearnRate / e.LearnRate; r != math.Exp2(math.Round(math.Log2(r))) || (i > 0 && e.LearnRate > h.Epochs[i-1].LearnRate) {
+			t.Errorf("epoch %d learning rate %.4g: want %.4g halved, never raised", e.Epoch, e.LearnRate, cfg.LearnRate)
+		}
+	}
+	if ti.ValGainDB < 8 {
+		t.Errorf("validation mask gain %.2f dB; want ≥ 8", ti.ValGainDB)
 	}
 }
 
@@ -128,6 +171,20 @@ func TestTrainErrors(t *testing.T) {
 	cfg.Hop = 100
 	if _, _, err := Train(context.Background(), classes, cfg, nil); err == nil {
 		t.Error("hop 100 with window 256 accepted")
+	}
+	for _, c := range []struct {
+		edit func(*TrainConfig)
+		want string
+	}{
+		{func(c *TrainConfig) { c.Schedule = "step" }, `schedule "step"`},
+		{func(c *TrainConfig) { c.Keep = "first" }, `keep "first"`},
+		{func(c *TrainConfig) { c.MinLearnRate = 2 * c.LearnRate }, "minimum learning rate"},
+	} {
+		cfg := tinyConfig()
+		c.edit(&cfg)
+		if _, _, err := Train(context.Background(), classes, cfg, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v; want %q", err, c.want)
+		}
 	}
 }
 
