@@ -78,7 +78,7 @@
 //
 // # Why hand-written
 //
-// go-audio/wav v1.1.0 (in go.mod) was evaluated against this package's
+// go-audio/wav v1.1.0 was evaluated against this package's
 // requirements with hand-made files and failed them:
 //
 //   - a data chunk declaring 640000 bytes in a file holding 1200 decodes
