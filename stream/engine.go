@@ -150,10 +150,13 @@ func (e *Engine) ProcessBlock() bool {
 // dst[c][:frames]. It walks one channel at a time with a stride, so the
 // stores are sequential and no sample needs the k/ch, k%ch divisions an
 // index-based loop would pay (5 % of an 8-channel engine step when it did).
-func deinterleave(dst [][]float32, a, b []float32, ch int) {
+func deinterleave(dst [][]float32, a, b []float32, ch int) { deinterleaveAt(dst, 0, a, b, ch) }
+
+// deinterleaveAt is deinterleave into dst[c][at:at+frames].
+func deinterleaveAt(dst [][]float32, at int, a, b []float32, ch int) {
 	frames := (len(a) + len(b)) / ch
 	for c, d := range dst[:ch] {
-		d = d[:frames]
+		d = d[at : at+frames]
 		na := 0 // frames whose channel-c sample lies in a
 		if c < len(a) {
 			na = min((len(a)-c+ch-1)/ch, frames)

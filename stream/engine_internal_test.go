@@ -37,6 +37,26 @@ func TestInterleaveMatchesIndexOracle(t *testing.T) {
 						}
 					}
 				}
+				// At an offset (the real-time driver fills a block in parts).
+				const at = 2
+				for c := range dst {
+					for f := range dst[c] {
+						dst[c][f] = -1
+					}
+				}
+				deinterleaveAt(dst, at, a, b, ch)
+				for c := range dst {
+					for f, v := range dst[c] {
+						want := float32(-1)
+						if f >= at && f < at+frames {
+							want = inter[(f-at)*ch+c]
+						}
+						if v != want {
+							t.Fatalf("ch=%d frames=%d split=%d: deinterleaveAt(%d) dst[%d][%d] = %v, want %v", ch, frames, split, at, c, f, v, want)
+						}
+					}
+				}
+				deinterleave(dst, a, b, ch)
 				back := make([]float32, n+1)
 				back[n] = -7
 				interleave(back[:split], back[split:n], dst)

@@ -623,18 +623,6 @@ func (r *Realtime) readBlock() {
 	}
 }
 
-// deinterleaveAt is deinterleave into dst[·][at:].
-func deinterleaveAt(dst [][]float32, at int, a, b []float32, ch int) {
-	i := 0
-	for _, part := range [2][]float32{a, b} {
-		for j, v := range part {
-			k := i + j
-			dst[k%ch][at+k/ch] = v
-		}
-		i += len(part)
-	}
-}
-
 // Block modes, counted separately.
 const (
 	modeNormal = iota
