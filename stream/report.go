@@ -105,6 +105,10 @@ type EventReport struct {
 	ClippedOutput    int64  `json:"clipped_output_samples"`
 	ProcessorError   string `json:"processor_error,omitempty"`
 	ProcessorDetails any    `json:"processor_details,omitempty"`
+	// SeparatorEvents: the adaptive separator's own counters (for IVA:
+	// repaired numerical events, spectra not learnt from and why, channels
+	// excluded), if it keeps any.
+	SeparatorEvents any `json:"separator_events,omitempty"`
 }
 
 // WriteFile writes r as indented JSON, via a temporary file and a rename so

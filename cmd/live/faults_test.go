@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,4 +45,60 @@ func TestSeparateDiskFull(t *testing.T) {
 		}
 	}
 	t.Logf("disk full after %d frames; error: %s", info.Frames, strings.TrimSpace(stderr))
+}
+
+// Issue #7: what IVA did about faulty input is in report.json and in the
+// summary: a mic that died (excluded), a stretch of clipping (spectra not
+// learnt from).
+func TestSeparateReportsIVAEvents(t *testing.T) {
+	in := filepath.Join(sharedData(t), "dev", "mixtures", "dev_sim030_2x4", "mix.wav")
+	_, x, err := wav.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range x {
+		for i := 32000; i < 40000; i++ { // 2.0–2.5 s clipped on every mic
+			x[c][i] = max(-1, min(1, 20*x[c][i]))
+		}
+	}
+	clear(x[3][64000:]) // mic 4 dead from 4 s
+	dir := t.TempDir()
+	faulty := filepath.Join(dir, "faulty.wav")
+	if err := wav.WriteFile(faulty, 16000, wav.Float32, x); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCLI(t, "separate", "--in", faulty, "--out", out, "--sources", "2")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Events struct {
+			ClippedSpectra int64 `json:"clipped_spectra"`
+			IVA            struct {
+				Quiet    int64 `json:"quiet_channel_spectra"`
+				Held     int64 `json:"clipped_spectra_not_learnt"`
+				Excluded int   `json:"excluded_mics"`
+			} `json:"separator_events"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Events
+	// 8000 clipped frames reach 8000/256 + 4 spectra's windows, about 35.
+	if e.ClippedSpectra < 30 || e.ClippedSpectra > 40 || e.IVA.Held != e.ClippedSpectra {
+		t.Errorf("clipped spectra %d, IVA held %d; want about 35, equal", e.ClippedSpectra, e.IVA.Held)
+	}
+	// Quiet for 0.5 s (31 spectra), then excluded.
+	if e.IVA.Excluded != 1 || e.IVA.Quiet < 25 || e.IVA.Quiet > 40 {
+		t.Errorf("excluded %d mics after %d quiet spectra; want 1 after about 31", e.IVA.Excluded, e.IVA.Quiet)
+	}
+	if !strings.Contains(stdout+stderr, "1 mic(s) excluded as dead") {
+		t.Errorf("the summary does not say a mic was excluded:\n%s%s", stdout, stderr)
+	}
 }

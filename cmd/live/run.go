@@ -316,6 +316,9 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 		rep.Outputs = append(rep.Outputs, "input.wav")
 		rep.Events.ClippedOutput = srcSink.Clipped()
 	}
+	if ev := ivaEvents(proc); ev != nil {
+		rep.Events.SeparatorEvents = ev
+	}
 	if runErr != nil {
 		runErr = fmt.Errorf("%s → %q: %w", o.sep.in, out.Name, runErr)
 		rep.Error = runErr.Error()

@@ -349,6 +349,9 @@ func separateFile(ctx context.Context, o *separateOptions, stderr io.Writer) (*s
 	if d := dictDetails(proc); d != nil {
 		rep.Events.ProcessorDetails = d
 	}
+	if ev := ivaEvents(proc); ev != nil {
+		rep.Events.SeparatorEvents = ev
+	}
 	for _, p := range sink.Paths() {
 		rep.Outputs = append(rep.Outputs, filepath.Base(p))
 	}
@@ -424,9 +427,48 @@ func printSeparateSummary(w io.Writer, r *stream.Report) {
 		fmt.Fprintf(w, "  dictionary:  %.1f latent steps per spectrum on average (%d–%d), %d spectra cut short by the budget\n",
 			d.MeanSteps, d.Stats.MinSteps, d.Stats.MaxSteps, d.Stats.Cut)
 	}
+	if e, ok := r.Events.SeparatorEvents.(*ivaReport); ok && e.Quiet+e.Held+e.NonFinite+e.Singular+e.Alpha > 0 {
+		fmt.Fprintf(w, "  IVA:         not learnt from: %d spectra with a quiet mic, %d with clipped input, %d with NaN/Inf; %d bin resets, %d α resets",
+			e.Quiet, e.Held, e.NonFinite, e.Singular, e.Alpha)
+		if e.Excluded > 0 {
+			fmt.Fprintf(w, "; %d mic(s) excluded as dead", e.Excluded)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.Events.ProcessorError != "" {
 		fmt.Fprintf(w, "  warning:     %s\n", r.Events.ProcessorError)
 	}
+}
+
+// ivaReport is what report.json says about IVA's events (online.IVAEvents).
+type ivaReport struct {
+	NonFinite int64 `json:"nonfinite_spectra"`
+	Singular  int64 `json:"bin_resets"`
+	Alpha     int64 `json:"alpha_resets"`
+	Silent    int64 `json:"silent_spectra"`
+	Quiet     int64 `json:"quiet_channel_spectra"`
+	Held      int64 `json:"clipped_spectra_not_learnt"`
+	Excluded  int   `json:"excluded_mics"`
+}
+
+// ivaEvents finds the IVA inside p (alone or under the dictionary
+// post-filter) and reports its event counts; nil if there is none.
+func ivaEvents(p stream.Processor) *ivaReport {
+	sp, ok := p.(*stream.Spectral)
+	if !ok {
+		return nil
+	}
+	sep := sp.Separator()
+	if pf, ok := sep.(interface{ Inner() stream.Separator }); ok {
+		sep = pf.Inner()
+	}
+	iva, ok := sep.(*online.IVA)
+	if !ok {
+		return nil
+	}
+	e := iva.Events()
+	return &ivaReport{NonFinite: e.NonFinite, Singular: e.Singular, Alpha: e.Alpha, Silent: e.Silent,
+		Quiet: e.Quiet, Held: e.Held, Excluded: e.Excluded}
 }
 
 // dictReport is what report.json says about a dictionary separator: which
