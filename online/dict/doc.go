@@ -98,7 +98,12 @@
 // or two classes the model confuses (drum-heavy music and noise) share an
 // output; each output carries the sum of its classes' masks (ReduceRenorm
 // and ReduceDrop write the M strongest classes instead). PostFilter fits all
-// classes on each inner output i and keeps running class energies on it; by
+// classes on each inner output i and keeps running class energies on it
+// twice: from the fitted codes, which name the output, and from the codes
+// before any latent step (the encoders' outputs smoothed by Carry), which
+// give the masks and the assignment below — on an IVA output the fit also
+// explains residual crosstalk with the output's own class, so its masks
+// keep more of it (PostFilterConfig.FitMasks has the figures); by
 // default (PostAssign) every class belongs to the output where its share is
 // largest, and output i is masked by the sum of its label's and its
 // classes' masks, which removes the classes the other outputs own. Labels

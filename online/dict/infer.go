@@ -58,6 +58,23 @@ type fitter struct {
 	lastJ    float64 // J at the accepted code
 	lastStep int     // gradient steps taken for the last spectrum
 	lastCut  bool    // the deadline stopped the last spectrum early
+
+	// warmMasks (PostFilter): the masks, and energyW, come from a second
+	// chain of codes that takes no latent steps,
+	// hW_t = E(u_t) + carry·(hW_{t−1} − E(u_{t−1})), decoded into cW; the
+	// fitted codes give energy. enableWarmMasks allocates them.
+	warmMasks bool
+	hW, cW    [][]float32
+	energyW   []float64
+}
+
+// enableWarmMasks makes the masks come from the warm-start chain (see
+// warmMasks). It allocates; call it before the first run.
+func (f *fitter) enableWarmMasks() {
+	f.warmMasks = true
+	f.hW = alloc2f(f.k, f.lat)
+	f.cW = alloc2f(f.k, f.b)
+	f.energyW = make([]float64, f.k)
 }
 
 func newFitter(m *Model, cfg *SeparatorConfig) *fitter {
@@ -106,6 +123,9 @@ func (f *fitter) reset() {
 		clear(f.h[k])
 		clear(f.hAcc[k])
 		clear(f.ePrev[k])
+		if f.warmMasks {
+			clear(f.hW[k])
+		}
 	}
 	clear(f.energy)
 	f.lastStep, f.lastCut, f.lastJ, f.lastJ0 = 0, false, 0, 0
@@ -175,6 +195,17 @@ func (f *fitter) run(x []complex128, deadline time.Time) bool {
 		} else {
 			copy(h, e)
 		}
+		if f.warmMasks {
+			hw := f.hW[k]
+			if f.started && f.carry != 0 {
+				for i := range hw {
+					hw[i] = e[i] + f.carry*(hw[i]-f.ePrev[k][i])
+				}
+			} else {
+				copy(hw, e)
+			}
+			copy(f.cW[k], f.m.dec[k].forward(f.decT[k], hw))
+		}
 	}
 	f.started = true
 	J := f.decodeAll()
@@ -229,6 +260,10 @@ func (f *fitter) run(x []complex128, deadline time.Time) bool {
 	f.lastJ = J
 	copy2(f.ePrev, f.eNow)
 	f.masks()
+	if f.warmMasks {
+		f.masksFrom(f.cW)
+		f.energiesTo(f.energyW)
+	}
 	return ok
 }
 
@@ -243,10 +278,17 @@ func copy2(dst, src [][]float32) {
 // of the mixture its mask takes, Σ_j M_kj·b_j² (the classes' energies add
 // up to the spectrum's).
 func (f *fitter) masks() {
+	f.masksFrom(f.cAcc)
+	f.energiesTo(f.energy)
+}
+
+// masksFrom sets f.mask from the decoder outputs cs (compressed magnitudes
+// per class).
+func (f *fitter) masksFrom(cs [][]float32) {
 	p := f.power
-	for k := range f.cAcc {
+	for k := range cs {
 		g := f.gains[k]
-		for j, c := range f.cAcc[k] {
+		for j, c := range cs[k] {
 			s := g * c * c
 			var w float32
 			switch p {
@@ -276,12 +318,16 @@ func (f *fitter) masks() {
 			}
 		}
 	}
-	// Each class's share of this spectrum's band power, Σ_j M_kj·b_j².
-	clear(f.energy)
+}
+
+// energiesTo sets each class's share of this spectrum's band power,
+// Σ_j M_kj·b_j², from f.mask into dst.
+func (f *fitter) energiesTo(dst []float64) {
+	clear(dst)
 	for j, b := range f.fe.band {
 		p := float64(b) * float64(b)
 		for k := range f.mask {
-			f.energy[k] += float64(f.mask[k][j]) * p
+			dst[k] += float64(f.mask[k][j]) * p
 		}
 	}
 }

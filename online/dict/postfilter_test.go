@@ -1,6 +1,7 @@
 package dict
 
 import (
+	"fmt"
 	"math"
 	"math/cmplx"
 	"strings"
@@ -271,5 +272,46 @@ func TestPostFilterCrossGainSameClass(t *testing.T) {
 		if withGain.SIR[i] < dictOnly.SIR[i]+0.3 {
 			t.Errorf("output %d: SIR %.1f dB with the crosstalk gain, %.1f without; want ≥ 0.3 dB better", i, withGain.SIR[i], dictOnly.SIR[i])
 		}
+	}
+}
+
+// By default the post-filter's output is exactly what it would be with no
+// latent steps at all (masks and assignment from the unfitted codes), and
+// its labels are exactly those of the fitted codes (FitMasks).
+func TestPostFilterMasksUnfittedNamesFitted(t *testing.T) {
+	m := tinyModel(t)
+	tone, hiss, _ := synMixture(22)
+	x := twoMics(tone, hiss)
+	run := func(cfg PostFilterConfig) ([][]float64, []Label, Stats) {
+		pf, err := NewPostFilter(newLeaky(testA, 0.3), m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runProcessor(t, newSpectral(t, pf), x), pf.Labels(), pf.Stats()
+	}
+	y, l, st := run(PostFilterConfig{})
+	yNoSteps, _, _ := run(PostFilterConfig{MaxSteps: -1})
+	yFit, lFit, _ := run(PostFilterConfig{FitMasks: true})
+	if st.Steps == 0 {
+		t.Fatal("the default took no latent steps: nothing is being compared")
+	}
+	same := func(a, b [][]float64) bool {
+		for i := range a {
+			for k := range a[i] {
+				if a[i][k] != b[i][k] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !same(y, yNoSteps) {
+		t.Error("default output differs from the output with no latent steps")
+	}
+	if same(y, yFit) {
+		t.Error("default output equals the fitted-mask output: the two paths are not distinct")
+	}
+	if fmt.Sprint(l) != fmt.Sprint(lFit) {
+		t.Errorf("labels %v, want the fitted codes' %v", l, lFit)
 	}
 }
