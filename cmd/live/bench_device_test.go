@@ -51,9 +51,6 @@ func streamDelayOf(t *testing.T, window string) int {
 // for the requested time, and no allocation or GC cycle in steady state.
 func TestBenchDeviceLoopback(t *testing.T) {
 	requireJACK(t)
-	if streamtest.RaceEnabled {
-		t.Skip("the device sweep runs in the non-race pass (./dev.sh test: -run 'Loopback'); the binary is built without -race either way")
-	}
 	bin := buildLive(t)
 	out := t.TempDir()
 	name := fmt.Sprintf("lsbench%d", os.Getpid())
@@ -142,9 +139,6 @@ func TestBenchDeviceLoopback(t *testing.T) {
 // configurations that completed, marked interrupted.
 func TestBenchDeviceLoopbackCtrlC(t *testing.T) {
 	requireJACK(t)
-	if streamtest.RaceEnabled {
-		t.Skip("runs in the non-race pass (./dev.sh test: -run 'Loopback')")
-	}
 	bin := buildLive(t)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "bench", "--device", "jack", "--jack-name", fmt.Sprintf("lsbenchint%d", os.Getpid()), "--out", out,
