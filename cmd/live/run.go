@@ -420,6 +420,7 @@ func printRunSummary(w io.Writer, r *stream.Report, quiet bool) {
 	fmt.Fprintf(w, "  xruns:       %d output frames of silence (%d events), %d input frames lost, host flags in/out %d/%d\n",
 		rr.UnderrunFrames, rr.UnderrunEvents, rr.InputLostFrames, rr.Device.InputOverflows+rr.Device.InputUnderflows, rr.Device.OutputUnderflows+rr.Device.OutputOverflows)
 	fmt.Fprintf(w, "  runtime:     %d allocations, %d GC cycles during the run\n", r.Runtime.HeapAllocObjects, r.Runtime.GCCycles)
+	printIVAEvents(w, r)
 	if len(r.Outputs) > 0 {
 		fmt.Fprintf(w, "  recorded:    %s\n", strings.Join(r.Outputs, ", "))
 	}

@@ -427,17 +427,24 @@ func printSeparateSummary(w io.Writer, r *stream.Report) {
 		fmt.Fprintf(w, "  dictionary:  %.1f latent steps per spectrum on average (%d–%d), %d spectra cut short by the budget\n",
 			d.MeanSteps, d.Stats.MinSteps, d.Stats.MaxSteps, d.Stats.Cut)
 	}
-	if e, ok := r.Events.SeparatorEvents.(*ivaReport); ok && e.Quiet+e.Held+e.NonFinite+e.Singular+e.Alpha > 0 {
-		fmt.Fprintf(w, "  IVA:         not learnt from: %d spectra with a quiet mic, %d with clipped input, %d with NaN/Inf; %d bin resets, %d α resets",
-			e.Quiet, e.Held, e.NonFinite, e.Singular, e.Alpha)
-		if e.Excluded > 0 {
-			fmt.Fprintf(w, "; %d mic(s) excluded as dead", e.Excluded)
-		}
-		fmt.Fprintln(w)
-	}
+	printIVAEvents(w, r)
 	if r.Events.ProcessorError != "" {
 		fmt.Fprintf(w, "  warning:     %s\n", r.Events.ProcessorError)
 	}
+}
+
+// printIVAEvents adds a summary line about IVA's events, if any happened.
+func printIVAEvents(w io.Writer, r *stream.Report) {
+	e, ok := r.Events.SeparatorEvents.(*ivaReport)
+	if !ok || e.Quiet+e.Held+e.NonFinite+e.Singular+e.Alpha == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  IVA:         not learnt from: %d spectra with a quiet mic, %d with clipped input, %d with NaN/Inf; %d bin resets, %d α resets",
+		e.Quiet, e.Held, e.NonFinite, e.Singular, e.Alpha)
+	if e.Excluded > 0 {
+		fmt.Fprintf(w, "; %d mic(s) excluded as dead", e.Excluded)
+	}
+	fmt.Fprintln(w)
 }
 
 // ivaReport is what report.json says about IVA's events (online.IVAEvents).
