@@ -65,7 +65,7 @@ func (o *separateOptions) register(c *cli) {
 	fs.StringVar(&o.method, "method", "", "separation method: none (mic 1 through the STFT unchanged), ica, iva, dict, iva+dict\n(default: iva for 2+ channels, dict for 1)")
 	fs.IntVar(&o.sources, "sources", 0, "number of sources M to separate (default: the channel count)")
 	fs.StringVar(&o.update, "update", "aux", "IVA update rule: aux (auxiliary function, fastest convergence) or ng (natural gradient)")
-	fs.DurationVar(&o.memory, "memory", 0, "IVA: how long the separator remembers (default 8s); shorter tracks moving sources\nfaster, longer separates a still scene a little better. A scene change is detected and\nrelearnt quickly either way")
+	fs.DurationVar(&o.memory, "memory", 0, "IVA: how long the separator remembers (default 8s); shorter follows moving sources\nfaster, longer separates a still scene a little better (3s costs about 0.1 dB there)")
 	fs.IntVar(&o.window, "window", 0, fmt.Sprintf("STFT window N in frames (default %d)", defaultWindow))
 	fs.IntVar(&o.hop, "hop", 0, fmt.Sprintf("STFT hop H in frames (default window/%d)", defaultHopDiv))
 	fs.StringVar(&o.latency, "latency", "normal", "latency mode: normal (window as given) or low (asymmetric windows, <= 8 ms)")
