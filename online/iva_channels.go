@@ -59,24 +59,17 @@ func (s *IVA) resetChannels() {
 	t.quiet.Store(0)
 }
 
-// checkChannels looks for quiet channels in mix. It reports whether the
-// spectrum may be learnt from. It may exclude or readmit channels.
-func (s *IVA) checkChannels(mix [][]complex128) bool {
+// checkChannels looks for quiet channels given each channel's power in this
+// spectrum. It reports whether the spectrum may be learnt from. It may
+// exclude a channel.
+func (s *IVA) checkChannels(pw []float64) bool {
 	n := s.n
 	if n < 2 {
 		return true
 	}
 	t := &s.chans
-	var pw [maxIVAMics]float64
 	total := 0.0
-	for c, row := range mix {
-		p := 0.0
-		for _, v := range row {
-			if finite(v) {
-				p += abs2(v)
-			}
-		}
-		pw[c] = p
+	for _, p := range pw {
 		total += p
 	}
 	learn := true

@@ -42,32 +42,42 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 		}
 	}
 	bad := false
-	pw := 0.0
+	// Power per channel (for the silence gate and the quiet-channel check)
+	// and the NaN/Inf scan in one pass.
+	var chPow [maxIVAMics]float64
 	if !s.red {
-		// Scan and copy into z in one pass (z = x: no reduction).
+		// Scan and copy into z in the same pass (z = x: no reduction).
 		n := s.n
 		z := s.z[:n*s.bins]
 		for c, row := range mix {
+			p := 0.0
 			for f, v := range row {
 				if finite(v) {
-					pw += abs2(v)
+					p += abs2(v)
 				} else {
 					bad = true
 					v = 0
 				}
 				z[f*n+c] = v
 			}
+			chPow[c] = p
 		}
 	} else {
-		for _, c := range mix {
-			for _, v := range c {
+		for c, row := range mix {
+			p := 0.0
+			for _, v := range row {
 				if finite(v) {
-					pw += abs2(v)
+					p += abs2(v)
 				} else {
 					bad = true
 				}
 			}
+			chPow[c] = p
 		}
+	}
+	pw := 0.0
+	for _, p := range chPow[:s.n] {
+		pw += p
 	}
 	pw /= float64(s.n * s.bins)
 	learn := !bad
@@ -80,7 +90,7 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 		learn = false
 		s.heldN.Add(1)
 	} else {
-		learn = s.checkChannels(mix)
+		learn = s.checkChannels(chPow[:s.n])
 	}
 	s.held = false
 	s.reduce(mix, learn)
