@@ -465,7 +465,8 @@ func absInt64(x int64) int64 {
 	return x
 }
 
-// ringFramesFor sizes the engine's rings as live run does.
+// ringFramesFor sizes the real-time engine's rings (live run and the
+// device bench): a power of two holding at least 8 blocks and half a second.
 func ringFramesFor(block, rate int) int {
 	return 1 << bits.Len(uint(max(8*block, rate/2)-1))
 }

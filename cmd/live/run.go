@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -161,8 +160,7 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 	if err != nil {
 		return err
 	}
-	ringFrames := 1 << bits.Len(uint(max(8*block, rate/2)-1))
-	eng, err := stream.NewEngine(proc, stream.EngineConfig{Spec: stream.Spec{Rate: stream.Rate(rate), Channels: channels, MaxFrames: block}, RingFrames: ringFrames})
+	eng, err := stream.NewEngine(proc, stream.EngineConfig{Spec: stream.Spec{Rate: stream.Rate(rate), Channels: channels, MaxFrames: block}, RingFrames: ringFramesFor(block, rate)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.sep.in, err)
 	}

@@ -609,7 +609,7 @@ func TestRunRecordSignal(t *testing.T) {
 			if err != nil {
 				t.Fatalf("source_1.wav after %v: %v", sig, err)
 			}
-			if in.Frames < 16000 || src.Frames < 16000 || absInt(int(in.Frames-src.Frames)) > 4096 {
+			if in.Frames < 16000 || src.Frames < 16000 || absInt64(in.Frames-src.Frames) > 4096 {
 				t.Errorf("after %v: input.wav %d frames, source_1.wav %d frames; want both ≥ 1 s and equal within the latency and blocks in flight", sig, in.Frames, src.Frames)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
@@ -618,13 +618,6 @@ func TestRunRecordSignal(t *testing.T) {
 			t.Logf("%v: input %d frames, source %d frames", sig, in.Frames, src.Frames)
 		})
 	}
-}
-
-func absInt(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 // Issue #7, mismatches on a device: an unknown device name, a rate the
