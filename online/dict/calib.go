@@ -127,21 +127,13 @@ func calibrate(ctx context.Context, m *Model, val *examples, c *TrainConfig, his
 		return err
 	}
 	f := newFitter(m, &cfg0)
-	x := make([]complex128, m.bm.bins)
-	for r := 0; r < val.n; r++ {
-		if r == 0 || val.seg[r] != val.seg[r-1] {
-			f.reset()
-		}
-		for i, v := range val.mix[r] {
-			x[i] = complex128(v)
-		}
-		f.run(x, zeroTime)
+	val.stream(f, func(r int) {
 		o := make([]float32, K*B)
 		for k := range f.cAcc {
 			copy(o[k*B:], f.cAcc[k])
 		}
 		outs[r] = o
-	}
+	})
 	cs := alloc2f(K, B)
 	gainOf := func(p float64, g []float64) float64 {
 		return val.stats.gain(func(r int, dst [][]float32) {
@@ -326,8 +318,20 @@ func evalFitter(m *Model, ex *examples, cfg SeparatorConfig) float64 {
 		return math.Inf(-1)
 	}
 	f := newFitter(m, &cfg)
-	x := make([]complex128, m.bm.bins)
 	masks := make([][][]float32, ex.n)
+	ex.stream(f, func(r int) {
+		if ex.multi[r] {
+			masks[r] = alloc2f(len(f.mask), len(f.mask[0]))
+			copy2(masks[r], f.mask)
+		}
+	})
+	return ex.stats.gain(func(r int, dst [][]float32) { copy2(dst, masks[r]) })
+}
+
+// stream runs the streaming fitter f over the examples' spectra in order,
+// starting it afresh at each segment, and calls each(r) after spectrum r.
+func (ex *examples) stream(f *fitter, each func(r int)) {
+	x := make([]complex128, f.m.bm.bins)
 	for r := 0; r < ex.n; r++ {
 		if r == 0 || ex.seg[r] != ex.seg[r-1] {
 			f.reset()
@@ -336,10 +340,6 @@ func evalFitter(m *Model, ex *examples, cfg SeparatorConfig) float64 {
 			x[i] = complex128(v)
 		}
 		f.run(x, zeroTime)
-		if ex.multi[r] {
-			masks[r] = alloc2f(len(f.mask), len(f.mask[0]))
-			copy2(masks[r], f.mask)
-		}
+		each(r)
 	}
-	return ex.stats.gain(func(r int, dst [][]float32) { copy2(dst, masks[r]) })
 }
