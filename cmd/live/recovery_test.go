@@ -18,28 +18,34 @@ import (
 
 // Issue #7, bad signals: NaN/Inf bursts, full-scale clipping, DC offset,
 // digital silence on one or all channels, a dead mic, a source that stops
-// while another starts, and a source that moves (the room's impulse
-// responses switch mid-file). The output must stay finite everywhere, and
-// after the fault ends the per-second SIR must come back to within 1 dB of
-// its pre-fault value (the last whole second before the fault) within 2 s
-// (3 s for the moving source) and stay there. Speech makes SIR vary from
-// second to second on its own, so a second in which a clean run of the same
-// scene (the new scene, for a change of scene) scores below the pre-fault
-// value is held to the clean run's figure instead. The report also shows
-// the figures against the clean run alone, the stricter yardstick: a
-// fault during which nothing can be learnt leaves the separator the data
-// it missed behind a run that had them.
+// while another starts, and a source that moves (its mixing filters switch
+// mid-file; also both sources and the room at once). The output must stay
+// finite everywhere, and after the fault ends the per-second SIR must come
+// back to within 1 dB of its pre-fault value (the last whole second before
+// the fault) within 2 s (3 s for a moving source) and stay there. Speech
+// makes SIR vary from second to second on its own, so a second in which a
+// clean run of the same scene (the new scene, for a change of scene)
+// scores below the pre-fault value is held to the clean run's figure
+// instead. The report also shows the figures against the clean run alone,
+// the stricter yardstick: a fault during which nothing can be learnt
+// leaves the separator the data it missed behind a run that had them.
 //
 // The six faults of the signal (burst, clipping, DC, silence on one or all
-// channels, a dead mic) are asserted in every run. The two changes of
-// scene are not met yet (issue #7 is open: IVA takes longer than 2–3 s to
-// converge on a new scene, even when reset at the change): they are
-// measured and printed, and asserted only with LIVESEP_RECOVERY=1.
+// channels, a dead mic) are asserted in every run. The changes of scene
+// are not met (issue #7 stays open on them) and are measured and printed,
+// asserted only with LIVESEP_RECOVERY=1. For each, the report adds the
+// best an IVA can do from the new scene's data alone: the first seconds
+// after the change (up to and including the first second that must have
+// recovered), looped eight times so that the online IVA converges on them
+// as a batch IVA would. When that bound is below the yardstick too, no
+// amount of faster adaptation meets the limit from the data since the
+// change (an IVA separating 513 bins needs about 4 s of a scene).
 func TestRecoveryFromBadSignals(t *testing.T) {
 	assertScenes := os.Getenv("LIVESEP_RECOVERY") == "1"
-	sceneChange := map[string]bool{"one source stops, another starts": true, "source moves (room switch)": true}
+	sceneChange := map[string]bool{"one source stops, another starts": true, "one source moves (its filters switch)": true,
+		"both move (room switch)": true}
 	if streamtest.RaceEnabled || testing.Short() {
-		t.Skip("16 separations and per-second BSS Eval: run without -race and -short")
+		t.Skip("17 separations and per-second BSS Eval: run without -race and -short")
 	}
 	data := filepath.Join(sharedData(t), "dev", "mixtures")
 	const rate = 16000
@@ -50,23 +56,6 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			t.Fatal(err)
 		}
 		return x
-	}
-	sum := func(a, b [][]float32, chans int) [][]float32 {
-		y := make([][]float32, chans)
-		for c := range y {
-			y[c] = make([]float32, len(a[c]))
-			for i := range y[c] {
-				y[c][i] = a[c][i] + b[c][i]
-			}
-		}
-		return y
-	}
-	splice := func(first, second [][]float32, at int) [][]float32 {
-		y := make([][]float32, len(first))
-		for c := range y {
-			y[c] = append(append([]float32{}, first[c][:at]...), second[c][at:]...)
-		}
-		return y
 	}
 	type scene struct {
 		mix    [][]float32
@@ -81,7 +70,7 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 	s3 := [][][]float32{load("dev_sim030_3x3", "ref0.wav"), load("dev_sim030_3x3", "ref1.wav"), load("dev_sim030_3x3", "ref2.wav")}
 	s4 := [][][]float32{load("dev_sim030_2x4", "ref0.wav"), load("dev_sim030_2x4", "ref1.wav")}
 	two := func(r [][]float32) [][]float32 { return r[:2] }
-	clean := sum(s015[0], s015[1], 2)
+	clean := sumImages(s015[0], s015[1], 2)
 	refs015 := [][]float32{s015[0][0], s015[1][0]}
 	faulted := func(f func(x [][]float32)) [][]float32 {
 		y := make([][]float32, len(clean))
@@ -120,84 +109,37 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			clear(x[1][sec(4):sec(5)])
 		}), refs: refs015, faultS: 4, faultE: 5, limit: 2},
 		"dead mic (4 → 3 mics, 2 sources)": {mix: func() [][]float32 {
-			y := sum(s4[0], s4[1], 4)
+			y := sumImages(s4[0], s4[1], 4)
 			clear(y[3][sec(4):])
 			return y
 		}(), refs: [][]float32{s4[0][0], s4[1][0]}, extra: []string{"--sources", "2"}, faultS: 4, faultE: 4, limit: 2},
-		"one source stops, another starts": {mix: splice(sum(two(s3[0]), two(s3[1]), 2), sum(two(s3[0]), two(s3[2]), 2), sec(5)),
+		"one source stops, another starts": {mix: spliceAt(sumImages(two(s3[0]), two(s3[1]), 2), sumImages(two(s3[0]), two(s3[2]), 2), sec(5)),
 			refs: [][]float32{s3[0][0], append(append([]float32{}, s3[1][0][:sec(5)]...), s3[2][0][sec(5):]...)}, faultS: 5, faultE: 5, limit: 2},
-		"source moves (room switch)": {mix: splice(clean, sum(s030[0], s030[1], 2), sec(5)),
+		"one source moves (its filters switch)": {mix: sumImages(spliceAt(s015[0], s030[0], sec(5)), s015[1], 2),
+			refs:   [][]float32{append(append([]float32{}, s015[0][0][:sec(5)]...), s030[0][0][sec(5):]...), s015[1][0]},
+			faultS: 5, faultE: 5, limit: 3},
+		"both move (room switch)": {mix: spliceAt(clean, sumImages(s030[0], s030[1], 2), sec(5)),
 			refs: [][]float32{append(append([]float32{}, s015[0][0][:sec(5)]...), s030[0][0][sec(5):]...),
 				append(append([]float32{}, s015[1][0][:sec(5)]...), s030[1][0][sec(5):]...)}, faultS: 5, faultE: 5, limit: 3},
 	}
-	// The clean yardsticks, scene by scene.
+	// The clean yardsticks, scene by scene (the new scene from the start,
+	// for a change of scene).
 	baselines := map[string]scene{
-		"dead mic (4 → 3 mics, 2 sources)": {mix: sum(s4[0], s4[1], 4), extra: []string{"--sources", "2"}},
-		"one source stops, another starts": {mix: sum(two(s3[0]), two(s3[2]), 2)},
-		"source moves (room switch)":       {mix: sum(s030[0], s030[1], 2)},
+		"dead mic (4 → 3 mics, 2 sources)":      {mix: sumImages(s4[0], s4[1], 4), refs: [][]float32{s4[0][0], s4[1][0]}, extra: []string{"--sources", "2"}},
+		"one source stops, another starts":      {mix: sumImages(two(s3[0]), two(s3[2]), 2), refs: [][]float32{s3[0][0], s3[2][0]}},
+		"one source moves (its filters switch)": {mix: sumImages(s030[0], s015[1], 2), refs: [][]float32{s030[0][0], s015[1][0]}},
+		"both move (room switch)":               {mix: sumImages(s030[0], s030[1], 2), refs: [][]float32{s030[0][0], s030[1][0]}},
 	}
 	dir := t.TempDir()
 	separate := func(name string, mix [][]float32, extra []string) [][]float32 {
-		in := filepath.Join(dir, strings.NewReplacer(" ", "_", "/", "_").Replace(name)+".wav")
-		if err := wav.WriteFile(in, rate, wav.Float32, mix); err != nil {
-			t.Fatal(err)
-		}
-		out := in + ".out"
-		o := separateOptions{in: in, out: out, update: "aux", latency: "normal", format: "float32"}
-		for i := 0; i+1 < len(extra); i += 2 {
-			switch extra[i] {
-			case "--sources":
-				fmt.Sscan(extra[i+1], &o.sources)
-			case "--memory":
-				d, err := time.ParseDuration(extra[i+1])
-				if err != nil {
-					t.Fatal(err)
-				}
-				o.memory = d
-			}
-		}
-		if _, err := separateFile(context.Background(), &o, io.Discard); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var ys [][]float32
-		for j := 1; ; j++ {
-			_, y, err := wav.ReadFile(filepath.Join(out, fmt.Sprintf("source_%d.wav", j)))
-			if os.IsNotExist(err) || (err != nil && strings.Contains(err.Error(), "no such file")) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			ys = append(ys, y[0])
-		}
-		return ys
-	}
-	// perSecondSIR scores each 1 s window with its own best pairing (a new
-	// source may take either output), mean over sources; NaN when silent.
-	perSecondSIR := func(refs, ests [][]float32) []float64 {
-		var out []float64
-		for w := 0; (w+1)*rate <= len(refs[0]); w++ {
-			r, e := make([][]float64, len(refs)), make([][]float64, len(ests))
-			for j := range refs {
-				r[j] = f64(refs[j][w*rate : (w+1)*rate])
-			}
-			for j := range ests {
-				e[j] = f64(ests[j][w*rate : (w+1)*rate])
-			}
-			res, err := bsseval.Sources(r, e)
-			if err != nil {
-				out = append(out, math.NaN())
-				continue
-			}
-			out = append(out, (res.SIR[0]+res.SIR[1])/2)
-		}
-		return out
+		return separateForTest(t, dir, name, mix, extra)
 	}
 	base015 := perSecondSIR(refs015, separate("clean", clean, nil))
 	var report strings.Builder
 	fmt.Fprintf(&report, "%-36s %9s %9s %7s %s\n", "fault", "recovery", "vs clean", "allowed", "per-second SIR − clean run (dB)")
 	for _, name := range []string{"nan-inf burst 0.5 s", "full-scale clipping 1 s", "DC offset 1 s", "silence on one channel 1 s",
-		"silence on all channels 1 s", "dead mic (4 → 3 mics, 2 sources)", "one source stops, another starts", "source moves (room switch)"} {
+		"silence on all channels 1 s", "dead mic (4 → 3 mics, 2 sources)", "one source stops, another starts",
+		"one source moves (its filters switch)", "both move (room switch)"} {
 		sc := scenes[name]
 		ests := separate(name, sc.mix, sc.extra)
 		for j, y := range ests {
@@ -208,50 +150,165 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			}
 		}
 		base := base015
-		if b, ok := baselines[name]; ok {
-			base = perSecondSIR(sc.refs[:2], separate(name+" baseline", b.mix, b.extra))
-			if name == "one source stops, another starts" {
-				// the clean run has the second pair from the start
-				base = perSecondSIR([][]float32{s3[0][0], s3[2][0]}, separate(name+" baseline2", b.mix, b.extra))
-			}
+		b, hasBaseline := baselines[name]
+		if hasBaseline {
+			base = perSecondSIR(b.refs, separate(name+" baseline", b.mix, b.extra))
 		}
 		got := perSecondSIR(sc.refs, ests)
 		pre := got[sc.faultS-1]
 		first := int(math.Ceil(sc.faultE)) // first whole window after the fault
-		// recovery is the time from the end of the fault to the first window
-		// from which every window is within 1 dB of its yardstick.
-		recovery := func(yard func(w int) float64) float64 {
-			recovered := -1
-			for w := len(got) - 1; w >= first; w-- {
-				if math.IsNaN(got[w]) || math.IsNaN(yard(w)) || got[w] >= yard(w)-1 {
-					recovered = w
-					continue
-				}
-				break
-			}
-			if recovered < 0 {
-				return math.Inf(1)
-			}
-			return math.Max(0, float64(recovered)-sc.faultE)
-		}
-		rec := recovery(func(w int) float64 { return math.Min(pre, base[w]) })
-		strict := recovery(func(w int) float64 { return base[w] })
+		rec := recoveryTime(got, func(w int) float64 { return math.Min(pre, base[w]) }, first, sc.faultE)
+		strict := recoveryTime(got, func(w int) float64 { return base[w] }, first, sc.faultE)
 		var diffs []string
 		for w := range got {
 			diffs = append(diffs, fmt.Sprintf("%+.1f", got[w]-base[w]))
 		}
 		fmt.Fprintf(&report, "%-36s %8.1fs %8.1fs %6.0fs %s\n", name, rec, strict, sc.limit, strings.Join(diffs, " "))
-		if sceneChange[name] && !assertScenes {
-			if rec > sc.limit {
-				fmt.Fprintf(&report, "%-36s NOT MET (not asserted; LIVESEP_RECOVERY=1 asserts it)\n", "")
+		if sceneChange[name] {
+			// The batch bound: the new scene's first seconds, up to the
+			// first that must have recovered, looped so IVA converges on
+			// them alone.
+			at, span := int(sc.faultE), int(sc.limit)+1
+			var loop, loopRefs [][]float32
+			for _, c := range b.mix {
+				loop = append(loop, repeat(c[sec(float64(at)):sec(float64(at+span))], 8))
 			}
-			continue
+			for _, r := range b.refs {
+				loopRefs = append(loopRefs, repeat(r[sec(float64(at)):sec(float64(at+span))], 8))
+			}
+			bound := perSecondSIR(loopRefs, separate(name+" batch bound", loop, append([]string{"--memory", fmt.Sprintf("%ds", span)}, b.extra...)))
+			var bs, need []string
+			for k, v := range bound[len(bound)-span:] {
+				bs = append(bs, fmt.Sprintf("%.1f", v))
+				need = append(need, fmt.Sprintf("%.1f", math.Min(pre, base[at+k])-1))
+			}
+			fmt.Fprintf(&report, "%-36s   batch IVA on the %d s after the change: SIR %s dB; yardstick − 1 dB: %s (the last second must be met)\n", "",
+				span, strings.Join(bs, " "), strings.Join(need, " "))
+			if !assertScenes {
+				if rec > sc.limit {
+					fmt.Fprintf(&report, "%-36s   NOT MET (not asserted; LIVESEP_RECOVERY=1 asserts it)\n", "")
+				}
+				continue
+			}
 		}
 		if rec > sc.limit {
 			t.Errorf("%s: SIR not back within 1 dB of its pre-fault value %.0f s after the fault (recovered after %.1f s)", name, sc.limit, rec)
 		}
 	}
 	t.Logf("recovery (fault ends at 4.5 s for the burst, 4 s for the dead mic, 5 s otherwise):\n%s", report.String())
+}
+
+// sumImages adds two sources' images channel by channel (the first chans).
+func sumImages(a, b [][]float32, chans int) [][]float32 {
+	y := make([][]float32, chans)
+	for c := range y {
+		y[c] = make([]float32, len(a[c]))
+		for i := range y[c] {
+			y[c][i] = a[c][i] + b[c][i]
+		}
+	}
+	return y
+}
+
+// spliceAt is first up to frame at, second from there on.
+func spliceAt(first, second [][]float32, at int) [][]float32 {
+	y := make([][]float32, len(first))
+	for c := range y {
+		y[c] = append(append([]float32{}, first[c][:at]...), second[c][at:]...)
+	}
+	return y
+}
+
+// separateForTest runs live separate (aux IVA, normal latency) on mix
+// written to dir and returns the separated sources. extra holds
+// --sources and --memory flags.
+func separateForTest(t *testing.T, dir, name string, mix [][]float32, extra []string) [][]float32 {
+	t.Helper()
+	in := filepath.Join(dir, strings.NewReplacer(" ", "_", "/", "_").Replace(name)+".wav")
+	if err := wav.WriteFile(in, 16000, wav.Float32, mix); err != nil {
+		t.Fatal(err)
+	}
+	out := in + ".out"
+	o := separateOptions{in: in, out: out, update: "aux", latency: "normal", format: "float32"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		switch extra[i] {
+		case "--sources":
+			fmt.Sscan(extra[i+1], &o.sources)
+		case "--memory":
+			d, err := time.ParseDuration(extra[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.memory = d
+		}
+	}
+	if _, err := separateFile(context.Background(), &o, io.Discard); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var ys [][]float32
+	for j := 1; ; j++ {
+		_, y, err := wav.ReadFile(filepath.Join(out, fmt.Sprintf("source_%d.wav", j)))
+		if os.IsNotExist(err) || (err != nil && strings.Contains(err.Error(), "no such file")) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys = append(ys, y[0])
+	}
+	return ys
+}
+
+// perSecondSIR scores each 1 s window (16 kHz) with its own best pairing (a
+// new source may take either output), mean over the first two sources;
+// NaN when silent.
+func perSecondSIR(refs, ests [][]float32) []float64 {
+	const rate = 16000
+	var out []float64
+	for w := 0; (w+1)*rate <= len(refs[0]); w++ {
+		r, e := make([][]float64, len(refs)), make([][]float64, len(ests))
+		for j := range refs {
+			r[j] = f64(refs[j][w*rate : (w+1)*rate])
+		}
+		for j := range ests {
+			e[j] = f64(ests[j][w*rate : (w+1)*rate])
+		}
+		res, err := bsseval.Sources(r, e)
+		if err != nil {
+			out = append(out, math.NaN())
+			continue
+		}
+		out = append(out, (res.SIR[0]+res.SIR[1])/2)
+	}
+	return out
+}
+
+// recoveryTime is the time from the end of the fault (faultE, s) to the
+// first window from which every window of got is within 1 dB of its
+// yardstick; +Inf if the last window is not. first is the first whole
+// window after the fault.
+func recoveryTime(got []float64, yard func(w int) float64, first int, faultE float64) float64 {
+	recovered := -1
+	for w := len(got) - 1; w >= first; w-- {
+		if math.IsNaN(got[w]) || math.IsNaN(yard(w)) || got[w] >= yard(w)-1 {
+			recovered = w
+			continue
+		}
+		break
+	}
+	if recovered < 0 {
+		return math.Inf(1)
+	}
+	return math.Max(0, float64(recovered)-faultE)
+}
+
+// repeat returns k copies of x, end to end.
+func repeat(x []float32, k int) []float32 {
+	y := make([]float32, 0, k*len(x))
+	for range k {
+		y = append(y, x...)
+	}
+	return y
 }
 
 func f64(x []float32) []float64 {

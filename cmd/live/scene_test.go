@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/livesep/livesep/stream/wav"
+)
+
+// TestSceneChangeTracking measures how the statistics memory trades a
+// still scene's quality for following a changed one (issue #7): the three
+// changes of scene of TestRecoveryFromBadSignals (a source replaced by
+// another, one source's filters switching, both sources and the room
+// switching), each with the dev mixtures' content rotated by 0, 3 and 6 s,
+// separated with the default memory (8 s) and with --memory 1s. It prints
+// each run's recovery time (the rule of TestRecoveryFromBadSignals) and the
+// mean per-second SIR from the allowed recovery time to the end, and
+// asserts what README states: the short memory recovers within the limit
+// in more runs and separates the changed scene better. A development
+// measurement (36 separations): run with LIVESEP_SCENES=1.
+func TestSceneChangeTracking(t *testing.T) {
+	if os.Getenv("LIVESEP_SCENES") != "1" {
+		t.Skip("development measurement: set LIVESEP_SCENES=1")
+	}
+	data := filepath.Join(sharedData(t), "dev", "mixtures")
+	const rate, at = 16000, 5 // the change happens at 5 s
+	load := func(mix, ref string, rot int) [][]float32 {
+		_, x, err := wav.ReadFile(filepath.Join(data, mix, ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := range x {
+			x[c] = append(x[c][rot*rate:], x[c][:rot*rate]...)
+		}
+		return x
+	}
+	type change struct {
+		name           string
+		mix, baseline  [][]float32
+		refs, baseRefs [][]float32
+		limit          int
+	}
+	spliceRef := func(a, b []float32) []float32 {
+		return append(append([]float32{}, a[:at*rate]...), b[at*rate:]...)
+	}
+	var changes []change
+	for _, rot := range []int{0, 3, 6} {
+		s015 := [][][]float32{load("dev_sim015_2x2", "ref0.wav", rot), load("dev_sim015_2x2", "ref1.wav", rot)}
+		s030 := [][][]float32{load("dev_sim030_2x2", "ref0.wav", rot), load("dev_sim030_2x2", "ref1.wav", rot)}
+		s3 := [][][]float32{load("dev_sim030_3x3", "ref0.wav", rot)[:2], load("dev_sim030_3x3", "ref1.wav", rot)[:2],
+			load("dev_sim030_3x3", "ref2.wav", rot)[:2]}
+		changes = append(changes,
+			change{name: fmt.Sprintf("source replaced, +%ds", rot),
+				mix:      spliceAt(sumImages(s3[0], s3[1], 2), sumImages(s3[0], s3[2], 2), at*rate),
+				baseline: sumImages(s3[0], s3[2], 2),
+				refs:     [][]float32{s3[0][0], spliceRef(s3[1][0], s3[2][0])}, baseRefs: [][]float32{s3[0][0], s3[2][0]}, limit: 2},
+			change{name: fmt.Sprintf("one source moves, +%ds", rot),
+				mix:      sumImages(spliceAt(s015[0], s030[0], at*rate), s015[1], 2),
+				baseline: sumImages(s030[0], s015[1], 2),
+				refs:     [][]float32{spliceRef(s015[0][0], s030[0][0]), s015[1][0]}, baseRefs: [][]float32{s030[0][0], s015[1][0]}, limit: 3},
+			change{name: fmt.Sprintf("room switch, +%ds", rot),
+				mix:      spliceAt(sumImages(s015[0], s015[1], 2), sumImages(s030[0], s030[1], 2), at*rate),
+				baseline: sumImages(s030[0], s030[1], 2),
+				refs:     [][]float32{spliceRef(s015[0][0], s030[0][0]), spliceRef(s015[1][0], s030[1][0])}, baseRefs: [][]float32{s030[0][0], s030[1][0]}, limit: 3},
+		)
+	}
+	dir := t.TempDir()
+	memories := []string{"8s", "1s"}
+	recovered := map[string]int{}
+	after := map[string]float64{}
+	var report strings.Builder
+	fmt.Fprintf(&report, "%-28s %-7s %9s %7s %s\n", "change at 5 s", "memory", "recovery", "allowed", "mean SIR from the limit on (dB)")
+	for _, c := range changes {
+		for _, mem := range memories {
+			flags := []string{"--memory", mem}
+			ests := separateForTest(t, dir, c.name+mem, c.mix, flags)
+			for j, y := range ests {
+				for i, v := range y {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						t.Fatalf("%s, memory %s: output %d frame %d is %v", c.name, mem, j+1, i, v)
+					}
+				}
+			}
+			got := perSecondSIR(c.refs, ests)
+			base := perSecondSIR(c.baseRefs, separateForTest(t, dir, c.name+mem+" baseline", c.baseline, flags))
+			pre := got[at-1]
+			rec := recoveryTime(got, func(w int) float64 { return math.Min(pre, base[w]) }, at, at)
+			if rec <= float64(c.limit) {
+				recovered[mem]++
+			}
+			mean := 0.0
+			for _, v := range got[at+c.limit:] {
+				mean += v / float64(len(got)-at-c.limit)
+			}
+			after[mem] += mean / float64(len(changes))
+			fmt.Fprintf(&report, "%-28s %-7s %8.1fs %6ds %.1f\n", c.name, mem, rec, c.limit, mean)
+		}
+	}
+	for _, mem := range memories {
+		fmt.Fprintf(&report, "memory %s: recovered within the limit in %d of %d; mean SIR from the limit on %.2f dB\n",
+			mem, recovered[mem], len(changes), after[mem])
+	}
+	t.Logf("changes of scene:\n%s", report.String())
+	if recovered["1s"] <= recovered["8s"] || after["1s"] <= after["8s"] {
+		t.Errorf("--memory 1s should follow a changed scene better than the default: recovered %d vs %d, SIR %.2f vs %.2f dB",
+			recovered["1s"], recovered["8s"], after["1s"], after["8s"])
+	}
+}
