@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,12 +81,17 @@ func TestListAndFind(t *testing.T) {
 	}
 }
 
-// impulseProc wraps a processor: it adds one impulse to the input at frame
-// at and records at which input frames the captured signal (before the
-// addition) carries an impulse back.
+// impulseProc wraps a processor: once armed, it adds one impulse to the
+// input a little after the block it is armed in, and records at which input
+// frames the captured signal (before the addition) carries an impulse back.
+// Arming waits for the loopback to be wired: on a loaded machine jack_lsp and
+// jack_connect can take longer than any fixed delay, and an impulse sent
+// before the wire exists never comes back.
 type impulseProc struct {
 	stream.Processor
-	at      int64
+	lead    int64        // frames between arming and the impulse
+	armed   atomic.Bool  // set by the test once the loop is connected
+	at      atomic.Int64 // input frame of the impulse; -1 until armed
 	pos     int64
 	in      [][]float32
 	arrived []int64
@@ -99,6 +105,7 @@ func (p *impulseProc) Prepare(s stream.Spec) (int, error) {
 		p.in[c] = make([]float32, s.MaxFrames)
 	}
 	p.arrived = make([]int64, 0, 16)
+	p.at.Store(-1)
 	return p.Processor.Prepare(s)
 }
 
@@ -106,9 +113,14 @@ func (p *impulseProc) Process(dst, src [][]float32) {
 	for c := range src {
 		copy(p.in[c], src[c])
 	}
+	at := p.at.Load()
+	if at < 0 && p.armed.Load() {
+		at = p.pos + int64(len(src[0])) + p.lead
+		p.at.Store(at)
+	}
 	for i, v := range src[0] {
 		k := p.pos + int64(i)
-		if k == p.at {
+		if k == at {
 			p.in[0][i] += 1
 		}
 		if v > 0.5 && k > p.blocked && len(p.arrived) < cap(p.arrived) {
@@ -205,7 +217,7 @@ func measureLoop(t *testing.T, mk func() (stft.Config, error), in, out device.In
 		t.Fatal(err)
 	}
 	rate := int(in.DefaultRate)
-	p := &impulseProc{Processor: sp, at: int64(rate / 4)}
+	p := &impulseProc{Processor: sp, lead: int64(rate / 20)}
 	eng, err := stream.NewEngine(p, stream.EngineConfig{Spec: stream.Spec{Rate: stream.Rate(rate), Channels: 1, MaxFrames: cfg.Hop}, RingFrames: 1 << 14})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +232,8 @@ func measureLoop(t *testing.T, mk func() (stft.Config, error), in, out device.In
 		t.Fatal(err)
 	}
 	defer dev.Close(2 * time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// The run ends once the impulse has made two laps, or after 5 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- rt.Run(ctx, dev.Active) }()
@@ -232,7 +245,12 @@ func measureLoop(t *testing.T, mk func() (stft.Config, error), in, out device.In
 	pin, pout := ourPorts(t, device.JACKClientName())
 	exec.Command("jack_disconnect", "system:capture_1", pin).Run()
 	jackCmd(t, "jack_connect", pout, pin)
-	if err := <-runErr; err != nil {
+	p.armed.Store(true)
+	for ctx.Err() == nil && len(p.arrivals()) < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
 	s := rt.Stats()
@@ -242,7 +260,7 @@ func measureLoop(t *testing.T, mk func() (stft.Config, error), in, out device.In
 	if len(a) < 2 {
 		t.Fatalf("impulse came back %d times (%v); stats %+v", len(a), a, s)
 	}
-	rt1, rt2 := a[0]-p.at, a[1]-a[0]
+	rt1, rt2 := a[0]-p.at.Load(), a[1]-a[0]
 	t.Logf("round trip %d frames (%.2f ms) = algorithmic %d + priming %d + JACK loop %d (= L + %d JACK periods of %d); second lap %d; %d normal blocks, %d passed, %d dropped, %d underrun frames",
 		rt1, 1000*float64(rt1)/float64(rate), lat, s.PrimeFrames, s.PeriodFrames, (s.PrimeFrames+s.PeriodFrames)/s.PeriodFrames, s.PeriodFrames, rt2, s.Normal, s.Passed, s.Dropped, s.UnderrunFrames)
 	disturbed := s.Passed+s.Dropped+s.UnderrunFrames > 0
