@@ -41,6 +41,15 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 			panic("online: IVA.Separate: dst bin count mismatch")
 		}
 	}
+	if s.track != nil {
+		s.separateTracked(dst, mix)
+		return
+	}
+	s.separateOne(dst, mix)
+}
+
+// separateOne is Separate of this one IVA, without tracking.
+func (s *IVA) separateOne(dst, mix [][]complex128) {
 	bad := false
 	// Power per channel (for the silence gate and the quiet-channel check)
 	// and the NaN/Inf scan in one pass.

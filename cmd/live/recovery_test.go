@@ -234,10 +234,16 @@ func separateForTest(t *testing.T, dir, name string, mix [][]float32, extra []st
 				t.Fatal(err)
 			}
 			o.memory = d
+		case "--track":
+			o.track = extra[i+1]
 		}
 	}
-	if _, err := separateFile(context.Background(), &o, io.Discard); err != nil {
+	rep, err := separateFile(context.Background(), &o, io.Discard)
+	if err != nil {
 		t.Fatalf("%s: %v", name, err)
+	}
+	if ev, ok := rep.Events.SeparatorEvents.(*ivaReport); ok && ev.SceneChanges != nil && *ev.SceneChanges > 0 {
+		t.Logf("%s: %d change(s) of scene detected", name, *ev.SceneChanges)
 	}
 	var ys [][]float32
 	for j := 1; ; j++ {

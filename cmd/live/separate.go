@@ -45,19 +45,62 @@ type separateOptions struct {
 	model    string
 	progress bool
 	memory   time.Duration // IVA statistics memory (0: the package default)
+	track    string        // IVA scene tracking: auto, off or a memory ("": auto)
 	rate     int           // of the input, set before buildProcessor (0: 16 kHz)
 }
 
-// ivaConfig is the IVA configuration for these options with the STFT cfg:
-// the forgetting memory is stated in seconds, so IVA must know how many
-// spectra a second holds, and how many spectra one input sample reaches.
-func (o *separateOptions) ivaConfig(upd online.Update, cfg stft.Config) online.IVAConfig {
+// ivaConfig is the IVA configuration for these options with the STFT cfg
+// and the input's channel count: the forgetting memory is stated in
+// seconds, so IVA must know how many spectra a second holds, and how many
+// spectra one input sample reaches.
+func (o *separateOptions) ivaConfig(upd online.Update, cfg stft.Config, channels int) (online.IVAConfig, error) {
 	rate := o.rate
 	if rate == 0 {
 		rate = 16000
 	}
+	track, err := o.trackMemory(channels)
+	if err != nil {
+		return online.IVAConfig{}, err
+	}
 	return online.IVAConfig{Sources: o.sources, Update: upd, SpectraPerSecond: float64(rate) / float64(cfg.Hop), Memory: o.memory,
-		WindowHops: (cfg.Size + cfg.Hop - 1) / cfg.Hop}
+		WindowHops: (cfg.Size + cfg.Hop - 1) / cfg.Hop, Track: track}, nil
+}
+
+// defaultTrack is the short memory of --track auto (online.IVAConfig.Track).
+const defaultTrack = time.Second
+
+// trackMemory resolves --track: auto tracks 2-source separations (on
+// still 3-source scenes the detector fires falsely; README, Faults).
+func (o *separateOptions) trackMemory(channels int) (time.Duration, error) {
+	switch o.track {
+	case "", "auto":
+		m := o.sources
+		if m == 0 {
+			m = channels
+		}
+		if m == 2 {
+			return defaultTrack, nil
+		}
+		return 0, nil
+	case "off", "0":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(o.track)
+	if err != nil || d <= 0 {
+		return 0, usagef("--track %q: want auto, off or a duration such as 1s", o.track)
+	}
+	if o.memory != 0 && d >= o.memory || o.memory == 0 && d >= 8*time.Second {
+		return 0, usagef("--track %v: the tracking memory must be shorter than --memory", d)
+	}
+	return d, nil
+}
+
+// trackSetting is how report.json states the tracking memory.
+func trackSetting(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return d.String()
 }
 
 func (o *separateOptions) register(c *cli) {
@@ -65,7 +108,8 @@ func (o *separateOptions) register(c *cli) {
 	fs.StringVar(&o.method, "method", "", "separation method: none (mic 1 through the STFT unchanged), ica, iva, dict, iva+dict\n(default: iva for 2+ channels, dict for 1)")
 	fs.IntVar(&o.sources, "sources", 0, "number of sources M to separate (default: the channel count)")
 	fs.StringVar(&o.update, "update", "aux", "IVA update rule: aux (auxiliary function, fastest convergence) or ng (natural gradient)")
-	fs.DurationVar(&o.memory, "memory", 0, "IVA: how long the separator remembers (default 8s). For talkers who move or take\nturns use 1s: after a change of scene it was back to its level within 2-3 s in 9 of 9\ndev tests (8s: 1 of 9), but it separates a still scene about 1 dB worse (README, Faults)")
+	fs.DurationVar(&o.memory, "memory", 0, "IVA: how long the separator remembers (default 8s; 4-16s measured alike on still scenes)")
+	fs.StringVar(&o.track, "track", "auto", "IVA scene tracking: a second separator with this short memory learns alongside and,\nwhen it predicts the input clearly better for 0.5 s (a talker moved, another started),\nthe main one restarts from it: separation comes back seconds sooner after a change,\nand a still 2-source scene is separated as without. auto = 1s for 2 sources, else off;\noff; or a duration. Costs twice the IVA time (figures: README, Faults)")
 	fs.IntVar(&o.window, "window", 0, fmt.Sprintf("STFT window N in frames (default %d)", defaultWindow))
 	fs.IntVar(&o.hop, "hop", 0, fmt.Sprintf("STFT hop H in frames (default window/%d)", defaultHopDiv))
 	fs.StringVar(&o.latency, "latency", "normal", "latency mode: normal (window as given) or low (asymmetric windows, <= 8 ms)")
@@ -186,10 +230,15 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		if err != nil {
 			return nil, nil, err
 		}
-		sep, err := online.NewIVA(o.ivaConfig(upd, cfg))
+		icfg, err := o.ivaConfig(upd, cfg, channels)
 		if err != nil {
 			return nil, nil, err
 		}
+		sep, err := online.NewIVA(icfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		settings["track"] = trackSetting(icfg.Track)
 		p, err := stream.NewSpectral(cfg, sep)
 		if err != nil {
 			return nil, nil, err
@@ -219,10 +268,15 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 			if err != nil {
 				return nil, nil, usagef("--update %q: want aux or ng", o.update)
 			}
-			inner, err := online.NewIVA(o.ivaConfig(upd, cfg))
+			icfg, err := o.ivaConfig(upd, cfg, channels)
 			if err != nil {
 				return nil, nil, err
 			}
+			inner, err := online.NewIVA(icfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			settings["track"] = trackSetting(icfg.Track)
 			if sep, err = dict.NewPostFilter(inner, model, dict.PostFilterConfig{}); err != nil {
 				return nil, nil, err
 			}
@@ -436,7 +490,13 @@ func printSeparateSummary(w io.Writer, r *stream.Report) {
 // printIVAEvents adds a summary line about IVA's events, if any happened.
 func printIVAEvents(w io.Writer, r *stream.Report) {
 	e, ok := r.Events.SeparatorEvents.(*ivaReport)
-	if !ok || e.Quiet+e.Held+e.NonFinite+e.Singular+e.Alpha == 0 {
+	if !ok {
+		return
+	}
+	if e.SceneChanges != nil && *e.SceneChanges > 0 {
+		fmt.Fprintf(w, "  scene:       %d change(s) of scene detected; the separator restarted from its short memory\n", *e.SceneChanges)
+	}
+	if e.Quiet+e.Held+e.NonFinite+e.Singular+e.Alpha == 0 {
 		return
 	}
 	fmt.Fprintf(w, "  IVA:         not learnt from: %d spectra with a quiet mic, %d with clipped input, %d with NaN/Inf; %d bin resets, %d α resets",
@@ -456,6 +516,9 @@ type ivaReport struct {
 	Quiet     int64 `json:"quiet_channel_spectra"`
 	Held      int64 `json:"clipped_spectra_not_learnt"`
 	Excluded  int   `json:"excluded_mics"`
+	// SceneChanges counts the changes of scene that scene tracking
+	// detected (online.TrackStats); absent when tracking is off.
+	SceneChanges *int64 `json:"scene_changes,omitempty"`
 }
 
 // ivaEvents finds the IVA inside p (alone or under the dictionary
@@ -474,8 +537,13 @@ func ivaEvents(p stream.Processor) *ivaReport {
 		return nil
 	}
 	e := iva.Events()
-	return &ivaReport{NonFinite: e.NonFinite, Singular: e.Singular, Alpha: e.Alpha, Silent: e.Silent,
+	r := &ivaReport{NonFinite: e.NonFinite, Singular: e.Singular, Alpha: e.Alpha, Silent: e.Silent,
 		Quiet: e.Quiet, Held: e.Held, Excluded: e.Excluded}
+	if iva.Config().Track > 0 {
+		n := iva.TrackStats().Changes
+		r.SceneChanges = &n
+	}
+	return r
 }
 
 // dictReport is what report.json says about a dictionary separator: which
