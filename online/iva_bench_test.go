@@ -3,6 +3,7 @@ package online
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // BenchmarkIVASeparate measures one Separate call (one spectrum) after a
@@ -33,6 +34,34 @@ func BenchmarkIVASeparate(b *testing.B) {
 					b.ReportMetric(perSpectrum/(float64(hop)/16000), "x-realtime")
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkIVASeparateTracked is BenchmarkIVASeparate for two sources with
+// scene tracking (IVAConfig.Track, the command line's default for two
+// sources): two IVAs and the scores of both, about twice the cost.
+func BenchmarkIVASeparateTracked(b *testing.B) {
+	for _, sh := range []struct{ n, m int }{{2, 2}, {4, 2}} {
+		for _, size := range []int{512, 1024, 2048} {
+			b.Run(fmt.Sprintf("mics=%d/sources=%d/N=%d", sh.n, sh.m, size), func(b *testing.B) {
+				bins := size/2 + 1
+				hop := size / 4
+				s := newSynth(1, sh.n, sh.m, bins, 128)
+				sep := newTestIVA(b, IVAConfig{Sources: sh.m, SpectraPerSecond: 16000 / float64(hop), Track: time.Second}, sh.n, bins)
+				dst := alloc2c(sh.m, bins)
+				for k := 0; k < 128; k++ { // past the tracker's warm-up
+					sep.Separate(dst, s.mix[k])
+				}
+				b.ReportAllocs()
+				k := 0
+				for b.Loop() {
+					sep.Separate(dst, s.mix[k&127])
+					k++
+				}
+				perSpectrum := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(perSpectrum/(float64(hop)/16000), "x-realtime")
+			})
 		}
 	}
 }

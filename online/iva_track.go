@@ -62,7 +62,6 @@ const (
 
 type tracker struct {
 	fast *IVA
-	fdst [][]complex128 // the short memory's outputs (not played)
 
 	lam    float64      // forgetting of the score averages
 	hold   int          // trackHold in spectra
@@ -123,7 +122,6 @@ func (s *IVA) prepareTrack() error {
 	m, n := s.m, s.n
 	t := &tracker{
 		fast:  fast,
-		fdst:  make([][]complex128, m),
 		lam:   1 - 1/(trackWindow.Seconds()*s.cfg.SpectraPerSecond),
 		hold:  max(1, int(math.Round(trackHold.Seconds()*s.cfg.SpectraPerSecond))),
 		cov:   make([]complex128, s.bins*n*n),
@@ -138,9 +136,6 @@ func (s *IVA) prepareTrack() error {
 		gd:    make([]complex128, m*n),
 		gg:    make([]float64, m),
 		used:  make([]bool, m),
-	}
-	for i := range t.fdst {
-		t.fdst[i] = make([]complex128, s.bins)
 	}
 	s.track = t
 	return nil
@@ -174,7 +169,7 @@ func (s *IVA) separateTracked(dst, mix [][]complex128) {
 	}
 	tm, tf := s.t, t.fast.t
 	s.separateOne(dst, mix)
-	t.fast.separateOne(t.fdst, mix)
+	t.fast.separateOne(nil, mix)
 	if s.t == tm || t.fast.t == tf {
 		// Not learnt from (silent, a quiet mic, clipped): no evidence
 		// either way, and none from the next spectra whose windows still
@@ -246,6 +241,7 @@ type dirScore struct {
 	d, dr  []complex128 // m×n: D_f and D_f·R_f
 	corr   []complex128 // m×m: D_f R_f D_fᴴ
 	scr    []complex128
+	inv    []float64 // 1/√p_i
 	r      []float64 // ‖ỹ_i‖² of the current spectrum
 	ld     float64   // Σ_f log det C̃_f of the current spectrum
 	envR   []float64 // E‖ỹ_i‖
@@ -255,7 +251,7 @@ type dirScore struct {
 
 func newDirScore(m, n int) dirScore {
 	return dirScore{m: m, n: n, d: make([]complex128, m*n), dr: make([]complex128, m*n),
-		corr: make([]complex128, m*m), scr: make([]complex128, m*m), r: make([]float64, m), envR: make([]float64, m)}
+		corr: make([]complex128, m*m), scr: make([]complex128, m*m), inv: make([]float64, m), r: make([]float64, m), envR: make([]float64, m)}
 }
 
 func (d *dirScore) reset() {
@@ -274,9 +270,13 @@ func (d *dirScore) copyFrom(o *dirScore, perm []int) {
 // predict demixes the spectrum mix by s's current D and keeps its terms
 // of the score for commit.
 func (d *dirScore) predict(s *IVA, mix [][]complex128, cov []complex128) {
+	if d.m == 2 && !s.red {
+		d.predict2(s, mix, cov)
+		return
+	}
 	m, n := d.m, d.n
 	clear(d.r)
-	ld := 0.0
+	ld, prod := 0.0, 1.0
 	for f := 0; f < s.bins; f++ {
 		w := s.w[f*m*m : (f+1)*m*m]
 		if s.red {
@@ -286,13 +286,7 @@ func (d *dirScore) predict(s *IVA, mix [][]complex128, cov []complex128) {
 		}
 		r := cov[f*n*n : (f+1)*n*n]
 		mulTo(d.dr, d.d, r, m, n, n)
-		// Diagonal loading: with a silent or dead mic R is rank deficient
-		// and the normalised correlation would be singular.
-		tr := 0.0
-		for k := 0; k < n; k++ {
-			tr += real(r[k*n+k])
-		}
-		load := complex(1e-3*tr/float64(n)+1e-300, 0)
+		load := complex(covLoad(r, n), 0)
 		for k := range d.dr {
 			d.dr[k] += load * d.d[k]
 		}
@@ -312,12 +306,61 @@ func (d *dirScore) predict(s *IVA, mix [][]complex128, cov []complex128) {
 				acc += d.d[i*n+k] * mix[k][f]
 			}
 			d.r[i] += abs2(acc) / p
-			ld -= math.Log(p)
+			d.inv[i] = 1 / math.Sqrt(p)
 		}
-		// det C is real and ≥ 0; logAbsDet2 gives log|det C|² = 2·log det C.
-		ld += logAbsDet2(d.scr, d.corr, m) / 2
+		// C̃ = diag(p)^-½·C·diag(p)^-½ has a unit diagonal and det in (0, 1].
+		for i := 0; i < m; i++ {
+			for j := 0; j < m; j++ {
+				d.corr[i*m+j] *= complex(d.inv[i]*d.inv[j], 0)
+			}
+		}
+		prod *= math.Max(absDet2(d.scr, d.corr, m), 1e-300) // |det C̃|², in [1e-300, 1]
+		if prod < 1e-200 {
+			ld += 0.5 * math.Log(prod)
+			prod = 1
+		}
 	}
-	d.ld = ld
+	d.ld = ld + 0.5*math.Log(prod)
+}
+
+// predict2 is predict for two sources without reduction, written out:
+// det C̃ = 1 − |c₀₁|²/(p₀p₁), one logarithm per bin.
+func (d *dirScore) predict2(s *IVA, mix [][]complex128, cov []complex128) {
+	r0, r1, ld, prod := 0.0, 0.0, 0.0, 1.0
+	x0s, x1s := mix[0][:s.bins], mix[1][:s.bins]
+	for f := range x0s {
+		w := s.w[4*f : 4*f+4 : 4*f+4]
+		r := cov[4*f : 4*f+4 : 4*f+4]
+		load := covLoad(r, 2)
+		a00, a01, a10, a11 := r[0]+complex(load, 0), r[1], r[2], r[3]+complex(load, 0)
+		// rows of D·(R + load·I)
+		e00, e01 := w[0]*a00+w[1]*a10, w[0]*a01+w[1]*a11
+		e10, e11 := w[2]*a00+w[3]*a10, w[2]*a01+w[3]*a11
+		p0 := math.Max(real(e00*cconj(w[0])+e01*cconj(w[1])), 1e-300)
+		p1 := math.Max(real(e10*cconj(w[2])+e11*cconj(w[3])), 1e-300)
+		c01 := e00*cconj(w[2]) + e01*cconj(w[3])
+		// Σ log as log Π: one logarithm per spectrum, not per bin (each
+		// factor is in [1e-300, 1]; fold the product in before it underflows).
+		prod *= math.Max(1-abs2(c01)/(p0*p1), 1e-300)
+		if prod < 1e-200 {
+			ld += math.Log(prod)
+			prod = 1
+		}
+		x0, x1 := x0s[f], x1s[f]
+		r0 += abs2(w[0]*x0+w[1]*x1) / p0
+		r1 += abs2(w[2]*x0+w[3]*x1) / p1
+	}
+	d.r[0], d.r[1], d.ld = r0, r1, ld+math.Log(prod)
+}
+
+// covLoad is the diagonal loading added to R: with a silent or dead mic R
+// is rank deficient and the normalised correlation would be singular.
+func covLoad(r []complex128, n int) float64 {
+	tr := 0.0
+	for k := 0; k < n; k++ {
+		tr += real(r[k*n+k])
+	}
+	return 1e-3*tr/float64(n) + 1e-300
 }
 
 // commit adds the predicted spectrum to the averages (forgetting lam) and
@@ -500,13 +543,12 @@ func (s *IVA) adopt(src *IVA, perm []int) {
 	s.power = src.power
 }
 
-// logAbsDet2 is log|det a|² of the m×m matrix a, by Gaussian elimination
-// with partial pivoting on a copy in scratch (len ≥ m²). A singular matrix
-// gives −Inf.
-func logAbsDet2(scratch, a []complex128, m int) float64 {
+// absDet2 is |det a|² of the m×m matrix a, by Gaussian elimination with
+// partial pivoting on a copy in scratch (len ≥ m²).
+func absDet2(scratch, a []complex128, m int) float64 {
 	b := scratch[:m*m]
 	copy(b, a[:m*m])
-	ld := 0.0
+	det := 1.0
 	for k := 0; k < m; k++ {
 		p, best := k, abs2(b[k*m+k])
 		for i := k + 1; i < m; i++ {
@@ -515,14 +557,14 @@ func logAbsDet2(scratch, a []complex128, m int) float64 {
 			}
 		}
 		if best == 0 {
-			return math.Inf(-1)
+			return 0
 		}
 		if p != k {
 			for j := k; j < m; j++ {
 				b[k*m+j], b[p*m+j] = b[p*m+j], b[k*m+j]
 			}
 		}
-		ld += math.Log(best)
+		det *= best
 		d := cinv(b[k*m+k])
 		for i := k + 1; i < m; i++ {
 			f := b[i*m+k] * d
@@ -534,5 +576,5 @@ func logAbsDet2(scratch, a []complex128, m int) float64 {
 			}
 		}
 	}
-	return ld
+	return det
 }

@@ -48,7 +48,8 @@ func (s *IVA) Separate(dst, mix [][]complex128) {
 	s.separateOne(dst, mix)
 }
 
-// separateOne is Separate of this one IVA, without tracking.
+// separateOne is Separate of this one IVA, without tracking. With dst nil
+// it only learns (the tracker's short memory, whose output is not used).
 func (s *IVA) separateOne(dst, mix [][]complex128) {
 	bad := false
 	// Power per channel (for the silence gate and the quiet-channel check)
@@ -124,7 +125,9 @@ func (s *IVA) separateOne(dst, mix [][]complex128) {
 		}
 		s.convPub.Store(math.Float64bits(s.conv))
 	}
-	s.output(dst)
+	if dst != nil {
+		s.output(dst)
+	}
 }
 
 // forget is λ for the t-th learnt spectrum: the memory 1/(1−λ) grows as
