@@ -53,6 +53,5 @@ func ExampleIVA_TrackStats() {
 	}
 	// Output:
 	// change of scene detected at 21 s
-	// change of scene detected at 23 s
-	// change of scene detected at 25 s
+	// change of scene detected at 24 s
 }

@@ -34,14 +34,26 @@ type benchConfig struct {
 	Method   string `json:"method"`
 	Update   string `json:"update,omitempty"`
 	Window   string `json:"window"` // "1024/256", "low", or "-" for time-domain methods
+	// Track is IVA's scene-tracking memory ("1s", method iva-track: what
+	// "live run" does by default for two sources); "" is tracking off.
+	Track string `json:"track,omitempty"`
 }
 
 func (c benchConfig) String() string {
+	return fmt.Sprintf("%d×%d %s %s", c.Channels, c.Sources, c.methodLabel(), c.Window)
+}
+
+// methodLabel names the method as tables and plots show it: "iva aux",
+// "iva aux +track 1s", "ica".
+func (c benchConfig) methodLabel() string {
 	m := c.Method
-	if c.Update != "" {
+	if c.Update != "" && c.Method != "ica" {
 		m += " " + c.Update
 	}
-	return fmt.Sprintf("%d×%d %s %s", c.Channels, c.Sources, m, c.Window)
+	if c.Track != "" {
+		m += " +track " + c.Track
+	}
+	return m
 }
 
 // benchRow is one measured configuration.
@@ -150,7 +162,7 @@ Ctrl-C ends the sweep: bench.json and the plots hold what completed.
 	c.fs.StringVar(&dir, "out", "livesep-bench", "folder for bench.json and the plots")
 	c.fs.Float64Var(&seconds, "seconds", 0, "seconds of audio per configuration (default 20, or 5 with --quick;\nwith --device: seconds of real time, default 10, or 1.5 with --quick)")
 	c.fs.StringVar(&chList, "channels", "", "channel counts to sweep (default 1,2,4,8)")
-	c.fs.StringVar(&methods, "methods", "", "methods: none, ica, iva-aux, iva-ng, dict, iva+dict (default all)")
+	c.fs.StringVar(&methods, "methods", "", "methods: none, ica, iva-aux, iva-track (aux with scene tracking, the default of\n\"live run\" for 2 sources; iva-aux and iva-ng run without it), iva-ng, dict, iva+dict (default all)")
 	c.fs.StringVar(&windows, "windows", "", "STFT windows N (hop N/4) or low (default 512,1024,2048,low)")
 	c.fs.StringVar(&inPath, "in", "", "benchmark on this WAV file instead of the generated signal (its channel count is used)")
 	c.fs.IntVar(&rateFlag, "rate", 16000, "sample rate of the generated signal (with --device: default the device's rate)")
@@ -290,10 +302,10 @@ Ctrl-C ends the sweep: bench.json and the plots hold what completed.
 // benchSweep lists the configurations to run.
 func benchSweep(quick bool, chList, methods, windows string) ([]benchConfig, error) {
 	chs := []int{1, 2, 4, 8}
-	ms := []string{"none", "ica", "iva-aux", "iva-ng", "dict", "iva+dict"}
+	ms := []string{"none", "ica", "iva-aux", "iva-track", "iva-ng", "dict", "iva+dict"}
 	ws := []string{"512", "1024", "2048", "low"}
 	if quick {
-		ms = []string{"none", "ica", "iva-aux", "iva-ng", "dict", "iva+dict"}
+		ms = []string{"none", "ica", "iva-aux", "iva-track", "iva-ng", "dict", "iva+dict"}
 		ws = []string{"1024", "low"}
 	}
 	var err error
@@ -311,9 +323,9 @@ func benchSweep(quick bool, chList, methods, windows string) ([]benchConfig, err
 		ms = strings.Split(methods, ",")
 		for _, m := range ms {
 			switch m {
-			case "none", "ica", "iva-aux", "iva-ng", "dict", "iva+dict":
+			case "none", "ica", "iva-aux", "iva-track", "iva-ng", "dict", "iva+dict":
 			default:
-				return nil, usagef("--methods: unknown method %q (want none, ica, iva-aux, iva-ng, dict, iva+dict)", m)
+				return nil, usagef("--methods: unknown method %q (want none, ica, iva-aux, iva-track, iva-ng, dict, iva+dict)", m)
 			}
 		}
 	}
@@ -332,15 +344,20 @@ func benchSweep(quick bool, chList, methods, windows string) ([]benchConfig, err
 	for _, ch := range chs {
 		src := min(ch, 4)
 		for _, m := range ms {
-			method, update := m, ""
-			if strings.HasPrefix(m, "iva-") {
+			method, update, track := m, "", ""
+			if m == "iva-track" {
+				method, update, track = "iva", "aux", defaultTrack.String()
+			} else if strings.HasPrefix(m, "iva-") {
 				method, update = "iva", strings.TrimPrefix(m, "iva-")
 			}
 			multi := method == "ica" || method == "iva" || method == "iva+dict"
 			if multi && ch < 2 {
 				continue
 			}
-			if quick && method != "none" && ch != 2 && !(method == "iva" && update == "aux" && ch == 4) {
+			if track != "" && src != 2 {
+				continue // tracking is for two sources
+			}
+			if quick && method != "none" && ch != 2 && !(method == "iva" && update == "aux" && track == "" && ch == 4) {
 				continue // quick: every method at 2 channels, the pipeline alone at every count
 			}
 			s := src
@@ -352,7 +369,7 @@ func benchSweep(quick bool, chList, methods, windows string) ([]benchConfig, err
 				continue
 			}
 			for _, w := range ws {
-				if quick && w == "low" && !(method == "iva" && update == "aux") && method != "none" {
+				if quick && w == "low" && !(method == "iva" && update == "aux" && track == "") && method != "none" {
 					continue
 				}
 				win := w
@@ -360,7 +377,7 @@ func benchSweep(quick bool, chList, methods, windows string) ([]benchConfig, err
 					n, _ := strconv.Atoi(w)
 					win = fmt.Sprintf("%d/%d", n, n/4)
 				}
-				out = append(out, benchConfig{Channels: ch, Sources: s, Method: method, Update: update, Window: win})
+				out = append(out, benchConfig{Channels: ch, Sources: s, Method: method, Update: update, Window: win, Track: track})
 			}
 		}
 	}
@@ -484,10 +501,7 @@ func printBench(w io.Writer, rows []benchRow) {
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range rows {
-		m := r.Method
-		if r.Update != "" && r.Method != "ica" {
-			m += " " + r.Update
-		}
+		m := r.methodLabel()
 		if r.Error != "" {
 			fmt.Fprintf(tw, "%d×%d\t%s\t%s\t(unavailable)\t\t\t\t\t\t\t\t\t\t", r.Channels, r.Sources, m, r.Window)
 			if devMode {
@@ -605,11 +619,7 @@ func benchPlots(dir string, rows []benchRow) error {
 	series := map[string]plotter.XYs{}
 	var order []string
 	for _, r := range ok {
-		k := r.Method
-		if r.Update != "" && r.Method != "ica" {
-			k += " " + r.Update
-		}
-		k += " " + r.Window
+		k := r.methodLabel() + " " + r.Window
 		if _, seen := series[k]; !seen {
 			order = append(order, k)
 		}

@@ -226,7 +226,10 @@ func (d *benchDevice) benchOneDevice(ctx context.Context, cf benchConfig, sig []
 
 // benchOptions are the separation options of a configuration, and its block.
 func benchOptions(cf benchConfig, rate int) (separateOptions, int) {
-	o := separateOptions{in: "bench signal", method: cf.Method, update: cf.Update, sources: cf.Sources, latency: "normal", format: "float32", rate: rate}
+	o := separateOptions{in: "bench signal", method: cf.Method, update: cf.Update, sources: cf.Sources, latency: "normal", format: "float32", rate: rate, track: "off"}
+	if cf.Track != "" {
+		o.track = cf.Track
+	}
 	if o.update == "" {
 		o.update = "aux"
 	}
