@@ -84,8 +84,12 @@ per-second SIR convergence curve).
 		return fmt.Errorf("drawing %s: %w", figure, err)
 	}
 
-	fmt.Fprintf(stdout, "\nmethod %v, window %v, hop %v — separated in %.2f s wall time\n\n",
-		rep.Settings["method"], rep.Settings["window"], rep.Settings["hop"], sepTime.Seconds())
+	track := ""
+	if t, ok := rep.Settings["track"].(string); ok && t != "off" {
+		track = ", scene tracking " + t
+	}
+	fmt.Fprintf(stdout, "\nmethod %v, window %v, hop %v%s — separated in %.2f s wall time\n\n",
+		rep.Settings["method"], rep.Settings["window"], rep.Settings["hop"], track, sepTime.Seconds())
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "true source\toutput\tSDR\tSIR\tSI-SDR\tΔSDR\tΔSIR\t")
 	for _, s := range append(res.Sources, res.Mean) {
