@@ -18,20 +18,8 @@ func BenchmarkIVASeparate(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					bins := size/2 + 1
 					hop := size / 4
-					s := newSynth(1, sh.n, sh.m, bins, 64)
 					sep := newTestIVA(b, IVAConfig{Sources: sh.m, Update: u, SpectraPerSecond: 16000 / float64(hop)}, sh.n, bins)
-					dst := alloc2c(sh.m, bins)
-					for k := 0; k < 64; k++ {
-						sep.Separate(dst, s.mix[k])
-					}
-					b.ReportAllocs()
-					k := 0
-					for b.Loop() {
-						sep.Separate(dst, s.mix[k&63])
-						k++
-					}
-					perSpectrum := b.Elapsed().Seconds() / float64(b.N)
-					b.ReportMetric(perSpectrum/(float64(hop)/16000), "x-realtime")
+					benchSeparate(b, sep, newSynth(1, sh.n, sh.m, bins, 64), hop)
 				})
 			}
 		}
@@ -47,21 +35,27 @@ func BenchmarkIVASeparateTracked(b *testing.B) {
 			b.Run(fmt.Sprintf("mics=%d/sources=%d/N=%d", sh.n, sh.m, size), func(b *testing.B) {
 				bins := size/2 + 1
 				hop := size / 4
-				s := newSynth(1, sh.n, sh.m, bins, 128)
 				sep := newTestIVA(b, IVAConfig{Sources: sh.m, SpectraPerSecond: 16000 / float64(hop), Track: time.Second}, sh.n, bins)
-				dst := alloc2c(sh.m, bins)
-				for k := 0; k < 128; k++ { // past the tracker's warm-up
-					sep.Separate(dst, s.mix[k])
-				}
-				b.ReportAllocs()
-				k := 0
-				for b.Loop() {
-					sep.Separate(dst, s.mix[k&127])
-					k++
-				}
-				perSpectrum := b.Elapsed().Seconds() / float64(b.N)
-				b.ReportMetric(perSpectrum/(float64(hop)/16000), "x-realtime")
+				benchSeparate(b, sep, newSynth(1, sh.n, sh.m, bins, 128), hop) // 128: past the tracker's warm-up
 			})
 		}
 	}
+}
+
+// benchSeparate times sep.Separate on s's spectra, cycled, after one pass
+// over them as warm-up, and reports the cost as a fraction of real time at
+// 16 kHz with the given hop.
+func benchSeparate(b *testing.B, sep *IVA, s *synth, hop int) {
+	dst := alloc2c(sep.Sources(), s.bins)
+	for _, x := range s.mix {
+		sep.Separate(dst, x)
+	}
+	b.ReportAllocs()
+	k := 0
+	for b.Loop() {
+		sep.Separate(dst, s.mix[k%len(s.mix)])
+		k++
+	}
+	perSpectrum := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(perSpectrum/(float64(hop)/16000), "x-realtime")
 }
