@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	_ stream.Separator      = (*IVA)(nil)
-	_ stream.LearningHolder = (*IVA)(nil)
+	_ stream.Separator           = (*IVA)(nil)
+	_ stream.LearningHolder      = (*IVA)(nil)
+	_ stream.SceneChangeReporter = (*IVA)(nil)
 )
 
 // Update selects the learning rule of IVA. Both rules minimise the same

@@ -115,6 +115,15 @@ func (s *IVA) TrackStats() TrackStats {
 	return TrackStats{Changes: t.changes.Load(), Lead: math.Float64frombits(t.lead.Load())}
 }
 
+// SceneChanges implements stream.SceneChangeReporter: the changes of
+// scene detected so far, and whether tracking is on.
+func (s *IVA) SceneChanges() (int64, bool) {
+	if s.track == nil {
+		return 0, false
+	}
+	return s.track.changes.Load(), true
+}
+
 // prepareTrack allocates the tracker and its short-memory separator.
 func (s *IVA) prepareTrack() error {
 	if s.cfg.Track == 0 {

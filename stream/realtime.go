@@ -35,6 +35,14 @@ type ConvergenceReporter interface {
 	Convergence() float64
 }
 
+// SceneChangeReporter counts the changes of scene an adaptive separator
+// has detected and restarted on (online.IVA with scene tracking);
+// tracking reports whether it watches for them at all. Called like
+// AlphaReporter.
+type SceneChangeReporter interface {
+	SceneChanges() (n int64, tracking bool)
+}
+
 // ClassReporter says which output is which source class (the dictionary
 // separator): ClassNames lists the model's classes once, before the run;
 // ClassesTo writes, per output, an index into ClassNames or −1 when
@@ -192,6 +200,7 @@ type Realtime struct {
 	snapBlocks int
 	alphaRep   AlphaReporter
 	convRep    ConvergenceReporter
+	sceneRep   SceneChangeReporter
 	classRep   ClassReporter
 	alphaBuf   []float64
 	classBuf   []int
@@ -211,6 +220,7 @@ type published struct {
 	alpha             []atomic.Uint64
 	classes           []atomic.Int32
 	conv              atomic.Uint64
+	scenes            atomic.Int64 // −1: not tracking
 	p50, p99, p999    atomic.Int64
 	max, mean         atomic.Int64
 	est               atomic.Int64
@@ -311,6 +321,8 @@ func NewRealtime(e *Engine, cfg RealtimeConfig) (*Realtime, error) {
 	r.degrader, _ = hook[Degrader](p)
 	r.alphaRep, _ = hook[AlphaReporter](p)
 	r.convRep, _ = hook[ConvergenceReporter](p)
+	r.sceneRep, _ = hook[SceneChangeReporter](p)
+	r.pub.scenes.Store(-1)
 	if cr, ok := hook[ClassReporter](p); ok {
 		r.classRep = cr
 		r.classNames = append([]string(nil), cr.ClassNames()...)
@@ -842,6 +854,11 @@ func (r *Realtime) publishStats() {
 	}
 	if r.convRep != nil {
 		r.pub.conv.Store(math.Float64bits(r.convRep.Convergence()))
+	}
+	if r.sceneRep != nil {
+		if n, on := r.sceneRep.SceneChanges(); on {
+			r.pub.scenes.Store(n)
+		}
 	}
 	if r.classRep != nil {
 		c := r.classRep.ClassesTo(r.classBuf)

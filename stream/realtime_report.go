@@ -84,6 +84,8 @@ type Snapshot struct {
 	Alpha []float64
 	// Convergence, NaN without a ConvergenceReporter.
 	Convergence float64
+	// SceneChanges detected so far; −1 without scene tracking.
+	SceneChanges int64
 	// Classes per source: index into Realtime.ClassNames, −1 undecided;
 	// nil without a ClassReporter.
 	Classes []int
@@ -102,6 +104,7 @@ func (r *Realtime) SnapshotTo(s *Snapshot) {
 		s.Alpha = s.Alpha[:0]
 	}
 	s.Convergence = math.Float64frombits(r.pub.conv.Load())
+	s.SceneChanges = r.pub.scenes.Load()
 	if r.classRep != nil {
 		s.Classes = s.Classes[:0]
 		for i := range r.pub.classes {

@@ -493,3 +493,36 @@ func TestRealtimeMixControlRace(t *testing.T) {
 		t.Fatalf("snapshot levels %v", s.OutLevels)
 	}
 }
+
+// sceneProc is delayProc reporting a change of scene every 10 blocks.
+type sceneProc struct {
+	*delayProc
+	blocks int64
+}
+
+func (p *sceneProc) Process(dst, src [][]float32) {
+	p.blocks++
+	p.delayProc.Process(dst, src)
+}
+
+func (p *sceneProc) SceneChanges() (int64, bool) { return p.blocks / 10, true }
+
+// The snapshot carries a SceneChangeReporter's count, and −1 for a
+// processor that does not track scenes.
+func TestRealtimeSnapshotSceneChanges(t *testing.T) {
+	x := ramp(2, 16000/4)
+	p := &sceneProc{delayProc: &delayProc{lat: 5, outs: 2, sign: 1}}
+	r := newTestRealtime(t, p, 2, 128, 2, RealtimeConfig{})
+	runFake(t, r, x, 128, 2)
+	var s Snapshot
+	r.SnapshotTo(&s)
+	if s.SceneChanges < 1 {
+		t.Fatalf("snapshot SceneChanges = %d after %d blocks; want ≥ 1", s.SceneChanges, p.blocks)
+	}
+	plain := newTestRealtime(t, &delayProc{lat: 5, outs: 2, sign: 1}, 2, 128, 2, RealtimeConfig{})
+	runFake(t, plain, x, 128, 2)
+	plain.SnapshotTo(&s)
+	if s.SceneChanges != -1 {
+		t.Fatalf("without a SceneChangeReporter SceneChanges = %d; want -1", s.SceneChanges)
+	}
+}

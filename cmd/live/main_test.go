@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livesep/livesep/stream"
 	"github.com/livesep/livesep/stream/wav"
 )
 
@@ -226,4 +227,17 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	t.Logf("demo: mean ΔSDR %.2f dB, ΔSIR %.2f dB", r.Mean.Improvement.SDR, r.Mean.Improvement.SIR)
+}
+
+// The --stats line shows the scene-change count when the separator tracks
+// scenes, and nothing about it otherwise.
+func TestPlainLineSceneChanges(t *testing.T) {
+	s := stream.Snapshot{Convergence: math.NaN(), SceneChanges: 2}
+	if l := plainLine(&s, time.Second); !strings.Contains(l, "scene changes 2") {
+		t.Errorf("tracking: %q lacks the count", l)
+	}
+	s.SceneChanges = -1
+	if l := plainLine(&s, time.Second); strings.Contains(l, "scene") {
+		t.Errorf("not tracking: %q mentions scenes", l)
+	}
 }

@@ -126,6 +126,9 @@ func plainLine(s *stream.Snapshot, t time.Duration) string {
 	if !math.IsNaN(s.Convergence) {
 		fmt.Fprintf(&b, " | conv %.2g", s.Convergence)
 	}
+	if s.SceneChanges >= 0 {
+		fmt.Fprintf(&b, " | scene changes %d", s.SceneChanges)
+	}
 	st := s.Stats
 	fmt.Fprintf(&b, " | p99 %v | blocks %d degraded %d passed %d dropped %d late %d | underrun %d in-lost %d",
 		st.P99.Round(time.Microsecond), st.Blocks, st.Degraded, st.Passed, st.Dropped, st.Late, st.UnderrunFrames, st.InputLostFrames)
@@ -334,6 +337,9 @@ func (m *monitorModel) View() string {
 	b.WriteString("\n")
 	if !math.IsNaN(s.Convergence) {
 		fmt.Fprintf(&b, " convergence %.2g %s\n", s.Convergence, convWord(s.Convergence))
+	}
+	if s.SceneChanges >= 0 {
+		fmt.Fprintf(&b, " scene       tracking on, %d change(s) detected (the separator restarted from its short memory)\n", s.SceneChanges)
 	}
 	b.WriteString(" outputs     " + strings.Join(routeStrings(m.rt.Routes()), ", ") + "\n\n")
 	st := s.Stats
