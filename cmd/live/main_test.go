@@ -111,6 +111,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"separate", "--in", in, "--out", t.TempDir(), "--method", "magic"}, exitUsage, `--method "magic"`},
 		{[]string{"separate", "--in", in, "--out", t.TempDir(), "--sources", "3"}, exitUsage, "--sources 3 is more than the 2 channels"},
 		{[]string{"separate", "--in", in, "--out", t.TempDir(), "--method", "none", "--window", "512", "--hop", "384"}, exitUsage, "--window 512 --hop 384"},
+		{[]string{"separate", "--in", in, "--out", t.TempDir(), "--track", "often"}, exitUsage, `--track "often": want auto, off or a duration`},
+		{[]string{"separate", "--in", in, "--out", t.TempDir(), "--track", "10s"}, exitUsage, "--track 10s: the tracking memory must be shorter than --memory"},
 		{[]string{"separate", "--in", "/nonexistent/mix.wav", "--out", t.TempDir()}, exitFailure, "/nonexistent/mix.wav"},
 		{[]string{"eval", "--ref", in}, exitUsage, "--ref and --est are required"},
 	}
