@@ -525,6 +525,10 @@ func (r *Realtime) InChannels() int { return r.inCh }
 // none).
 func (r *Realtime) ClassNames() []string { return r.classNames }
 
+// SceneChanges is the count of a SceneChangeReporter processor, −1 if it
+// does not track scenes (or offers no such hook). Safe from any goroutine.
+func (r *Realtime) SceneChanges() int64 { return r.pub.scenes.Load() }
+
 // HasAlpha, HasConvergence report which hooks the processor offers.
 func (r *Realtime) HasAlpha() bool       { return r.alphaRep != nil }
 func (r *Realtime) HasConvergence() bool { return r.convRep != nil }

@@ -104,7 +104,7 @@ func (r *Realtime) SnapshotTo(s *Snapshot) {
 		s.Alpha = s.Alpha[:0]
 	}
 	s.Convergence = math.Float64frombits(r.pub.conv.Load())
-	s.SceneChanges = r.pub.scenes.Load()
+	s.SceneChanges = r.SceneChanges()
 	if r.classRep != nil {
 		s.Classes = s.Classes[:0]
 		for i := range r.pub.classes {

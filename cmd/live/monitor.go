@@ -93,6 +93,9 @@ func startStats(rt *stream.Realtime, dev *device.Stream, probe *stream.RuntimePr
 		num("heap_allocs", int64(m.HeapAllocObjects-base.HeapAllocObjects))
 		num("heap_alloc_bytes", int64(m.HeapAllocBytes-base.HeapAllocBytes))
 		num("gc_cycles", int64(m.GCCycles-base.GCCycles))
+		if n := rt.SceneChanges(); n >= 0 {
+			num("scene_changes", n)
+		}
 		b = append(b, "}\n"...)
 		w.Write(b)
 		buf = b

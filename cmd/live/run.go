@@ -94,7 +94,7 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 	fs.StringVar(&o.monitor, "monitor", "", "which source goes to which output channel, with gains: \"1:0.8,2\" = out 1 plays source 1 at 0.8, out 2 plays source 2; 0 = silence (default: source k on output k)")
 	fs.StringVar(&o.record, "record", "", "folder for input.wav, source_K.wav and report.json")
 	fs.StringVar(&o.report, "report", "", "write report.json here (default: in the --record folder, if any)")
-	fs.BoolVar(&o.stats, "stats", false, "print one JSON line of statistics per second on stdout (no terminal monitor)")
+	fs.BoolVar(&o.stats, "stats", false, "print one JSON line of statistics per second on stdout (no terminal monitor);\nwith scene tracking it includes scene_changes, the restarts so far")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (e.g. 30s; default: until Ctrl-C)")
 	fs.StringVar(&o.jackName, "jack-name", "livesep", "JACK client name (ports become NAME:in_0 …)")
 	fs.StringVar(&o.ui, "ui", "auto", "monitor: auto (terminal UI on a terminal, plain lines otherwise), tui, plain or none")
