@@ -48,7 +48,8 @@ import (
 // short memory separates so much worse that its score wanders past the
 // margin (false restarts in 5 of 6 still runs, mean ΔSDR 1.65 dB against
 // 3.02 dB without tracking), so tracking is for 2 sources:
-// the command line turns it on only there.
+// the command line turns it on only there (and only for --method iva:
+// iva+dict has a real-time budget that two IVAs would use up).
 
 const (
 	// trackWindow is the averaging time of the scores.
