@@ -178,10 +178,11 @@ func (t *tracker) reset() {
 // short one when the evidence of a change has held long enough.
 func (s *IVA) separateTracked(dst, mix [][]complex128) {
 	t := s.track
-	ready := t.covN >= trackWarm && s.t >= trackWarm && t.fast.t >= trackWarm && allFinite(mix)
+	ready := t.covN >= trackWarm && s.t >= trackWarm && t.fast.t >= trackWarm
 	if ready {
 		// Predict before learning; the averages take the spectrum only
-		// if both separators learn from it (not silent, quiet, clipped).
+		// if both separators learn from it (not silent, quiet, clipped,
+		// nor NaN/Inf, whose prediction is then simply dropped).
 		t.main.predict(s, mix, t.cov)
 		t.short.predict(t.fast, mix, t.cov)
 	}
@@ -223,17 +224,6 @@ func (s *IVA) separateTracked(dst, mix [][]complex128) {
 		t.above = 0
 		t.changes.Add(1)
 	}
-}
-
-func allFinite(mix [][]complex128) bool {
-	for _, row := range mix {
-		for _, v := range row {
-			if !finite(v) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // learnCov updates the shared long-run mixture covariance, with the main

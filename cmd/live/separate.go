@@ -97,12 +97,22 @@ func (o *separateOptions) trackMemory(channels int, method string) (time.Duratio
 	return d, nil
 }
 
-// trackSetting is how report.json states the tracking memory.
-func trackSetting(d time.Duration) string {
-	if d == 0 {
-		return "off"
+// newIVA builds the IVA of these options and states its scene tracking in
+// settings (report.json: "off" or the short memory).
+func (o *separateOptions) newIVA(upd online.Update, cfg stft.Config, channels int, method string, settings map[string]any) (*online.IVA, error) {
+	icfg, err := o.ivaConfig(upd, cfg, channels, method)
+	if err != nil {
+		return nil, err
 	}
-	return d.String()
+	sep, err := online.NewIVA(icfg)
+	if err != nil {
+		return nil, err
+	}
+	settings["track"] = "off"
+	if icfg.Track > 0 {
+		settings["track"] = icfg.Track.String()
+	}
+	return sep, nil
 }
 
 func (o *separateOptions) register(c *cli) {
@@ -232,15 +242,10 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 		if err != nil {
 			return nil, nil, err
 		}
-		icfg, err := o.ivaConfig(upd, cfg, channels, method)
+		sep, err := o.newIVA(upd, cfg, channels, method, settings)
 		if err != nil {
 			return nil, nil, err
 		}
-		sep, err := online.NewIVA(icfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		settings["track"] = trackSetting(icfg.Track)
 		p, err := stream.NewSpectral(cfg, sep)
 		if err != nil {
 			return nil, nil, err
@@ -270,15 +275,10 @@ func (o *separateOptions) buildProcessor(channels int) (stream.Processor, map[st
 			if err != nil {
 				return nil, nil, usagef("--update %q: want aux or ng", o.update)
 			}
-			icfg, err := o.ivaConfig(upd, cfg, channels, method)
+			inner, err := o.newIVA(upd, cfg, channels, method, settings)
 			if err != nil {
 				return nil, nil, err
 			}
-			inner, err := online.NewIVA(icfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			settings["track"] = trackSetting(icfg.Track)
 			if sep, err = dict.NewPostFilter(inner, model, dict.PostFilterConfig{}); err != nil {
 				return nil, nil, err
 			}
