@@ -52,17 +52,28 @@ type ClassReporter interface {
 	ClassesTo(dst []int) []int
 }
 
-// hook finds an optional interface on p or on the Separator p wraps.
+// hook finds an optional interface on p, on the Separator p wraps, or on
+// a separator that one wraps in turn (Inner, as a post-filter around IVA
+// has): the outermost that has it.
 func hook[T any](p Processor) (T, bool) {
+	var zero T
 	if h, ok := p.(T); ok {
 		return h, true
 	}
-	if s, ok := p.(interface{ Separator() Separator }); ok {
-		if h, ok := s.Separator().(T); ok {
+	s, ok := p.(interface{ Separator() Separator })
+	if !ok {
+		return zero, false
+	}
+	for sep, depth := s.Separator(), 0; sep != nil && depth < 8; depth++ {
+		if h, ok := sep.(T); ok {
 			return h, true
 		}
+		w, ok := sep.(interface{ Inner() Separator })
+		if !ok {
+			break
+		}
+		sep = w.Inner()
 	}
-	var zero T
 	return zero, false
 }
 

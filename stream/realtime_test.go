@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/livesep/livesep/stft"
 )
 
 // delayProc outputs sign·(mic 1 delayed by lat frames) on every output: an
@@ -524,5 +526,72 @@ func TestRealtimeSnapshotSceneChanges(t *testing.T) {
 	plain.SnapshotTo(&s)
 	if s.SceneChanges != -1 {
 		t.Fatalf("without a SceneChangeReporter SceneChanges = %d; want -1", s.SceneChanges)
+	}
+}
+
+// passSep copies mic 1 to every output: a minimal Separator.
+type passSep struct{ m int }
+
+func (p *passSep) Prepare(mics, bins int) (int, error) { return p.m, nil }
+func (p *passSep) Separate(dst, mix [][]complex128) {
+	for _, d := range dst {
+		copy(d, mix[0])
+	}
+}
+func (p *passSep) Reset()     {}
+func (p *passSep) Err() error { return nil }
+
+// reportingSep is an adaptive separator's reporting side (α, convergence,
+// scene changes) on top of passSep.
+type reportingSep struct{ passSep }
+
+func (r *reportingSep) AlphaTo(dst []float64) []float64 {
+	dst = dst[:0]
+	for i := 0; i < r.m; i++ {
+		dst = append(dst, float64(i+1))
+	}
+	return dst
+}
+func (r *reportingSep) Convergence() float64             { return 0.5 }
+func (r *reportingSep) SceneChanges() (int64, bool)      { return 3, true }
+func (r *reportingSep) ClassesTo(dst []int) []int        { return append(dst[:0], 0, 0) } // hidden by the wrapper's
+func (r *reportingSep) ClassNames() []string             { return []string{"inner"} }
+func (r *reportingSep) HoldLearning()                    {}
+func (r *reportingSep) Separate(dst, mix [][]complex128) { r.passSep.Separate(dst, mix) }
+
+// classWrapper wraps another separator (as the dictionary post-filter
+// wraps IVA) and names the outputs itself.
+type classWrapper struct {
+	passSep
+	inner Separator
+}
+
+func (w *classWrapper) Inner() Separator          { return w.inner }
+func (w *classWrapper) ClassNames() []string      { return []string{"speech", "music"} }
+func (w *classWrapper) ClassesTo(dst []int) []int { return append(dst[:0], 1, -1) }
+
+// The snapshot finds each report on the outermost separator that has it,
+// looking through a wrapper to the separator inside (iva+dict: classes from
+// the post-filter, α, convergence and scene changes from IVA).
+func TestRealtimeSnapshotLooksThroughWrappers(t *testing.T) {
+	p, err := NewSpectral(stft.New(256, 64), &classWrapper{passSep: passSep{m: 2}, inner: &reportingSep{passSep{m: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newTestRealtime(t, p, 2, 64, 2, RealtimeConfig{})
+	runFake(t, r, ramp(2, 16000/4), 64, 2)
+	var s Snapshot
+	r.SnapshotTo(&s)
+	if len(s.Alpha) != 2 || s.Alpha[0] != 1 || s.Alpha[1] != 2 {
+		t.Errorf("α %v; want the inner separator's [1 2]", s.Alpha)
+	}
+	if s.Convergence != 0.5 {
+		t.Errorf("convergence %v; want the inner separator's 0.5", s.Convergence)
+	}
+	if s.SceneChanges != 3 {
+		t.Errorf("scene changes %d; want the inner separator's 3", s.SceneChanges)
+	}
+	if names := r.ClassNames(); len(names) != 2 || names[0] != "speech" || len(s.Classes) != 2 || s.Classes[0] != 1 || s.Classes[1] != -1 {
+		t.Errorf("classes %v of %v; want the wrapper's [1 -1] of [speech music]", s.Classes, names)
 	}
 }

@@ -235,11 +235,24 @@ func TestDemo(t *testing.T) {
 // scenes, and nothing about it otherwise.
 func TestPlainLineSceneChanges(t *testing.T) {
 	s := stream.Snapshot{Convergence: math.NaN(), SceneChanges: 2}
-	if l := plainLine(&s, time.Second); !strings.Contains(l, "scene changes 2") {
+	if l := plainLine(&s, nil, time.Second); !strings.Contains(l, "scene changes 2") {
 		t.Errorf("tracking: %q lacks the count", l)
 	}
 	s.SceneChanges = -1
-	if l := plainLine(&s, time.Second); strings.Contains(l, "scene") {
+	if l := plainLine(&s, nil, time.Second); strings.Contains(l, "scene") {
 		t.Errorf("not tracking: %q mentions scenes", l)
+	}
+}
+
+// With the dictionary on, the plain line names each output's class, "—"
+// while undecided; without it, no class column.
+func TestPlainLineClasses(t *testing.T) {
+	s := stream.Snapshot{Convergence: math.NaN(), SceneChanges: -1, Classes: []int{1, -1}}
+	if l := plainLine(&s, []string{"speech", "music"}, time.Second); !strings.Contains(l, "| class music —") {
+		t.Errorf("dictionary: %q lacks the classes", l)
+	}
+	s.Classes = nil
+	if l := plainLine(&s, nil, time.Second); strings.Contains(l, "class") {
+		t.Errorf("no dictionary: %q has a class column", l)
 	}
 }

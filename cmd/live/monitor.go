@@ -52,6 +52,9 @@ func ticker(d time.Duration, f func()) *monitorHandle {
 // prints stays flat when the rest of the process is allocation-free.
 func startStats(rt *stream.Realtime, dev *device.Stream, probe *stream.RuntimeProbe, w io.Writer) *monitorHandle {
 	buf := make([]byte, 0, 1024)
+	var snap stream.Snapshot
+	rt.SnapshotTo(&snap) // sizes its slices before the base reading
+	names := rt.ClassNames()
 	base := probe.Read()
 	start := time.Now()
 	return ticker(time.Second, func() {
@@ -96,6 +99,22 @@ func startStats(rt *stream.Realtime, dev *device.Stream, probe *stream.RuntimePr
 		if n := rt.SceneChanges(); n >= 0 {
 			num("scene_changes", n)
 		}
+		if len(names) > 0 {
+			// Which output is which class (the dictionary); null while undecided.
+			rt.SnapshotTo(&snap)
+			b = append(b, `,"classes":[`...)
+			for i, c := range snap.Classes {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				if c >= 0 && c < len(names) {
+					b = strconv.AppendQuote(b, names[c])
+				} else {
+					b = append(b, "null"...)
+				}
+			}
+			b = append(b, ']')
+		}
 		b = append(b, "}\n"...)
 		w.Write(b)
 		buf = b
@@ -109,11 +128,13 @@ func startPlain(rt *stream.Realtime, w io.Writer) *monitorHandle {
 	start := time.Now()
 	return ticker(time.Second, func() {
 		rt.SnapshotTo(&s)
-		fmt.Fprintln(w, plainLine(&s, time.Since(start)))
+		fmt.Fprintln(w, plainLine(&s, rt.ClassNames(), time.Since(start)))
 	})
 }
 
-func plainLine(s *stream.Snapshot, t time.Duration) string {
+// plainLine is one line of the plain monitor; names are the class names
+// that s.Classes index (nil without the dictionary).
+func plainLine(s *stream.Snapshot, names []string, t time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "t=%5.1fs levels", t.Seconds())
 	for i, l := range s.OutLevels {
@@ -131,6 +152,16 @@ func plainLine(s *stream.Snapshot, t time.Duration) string {
 	}
 	if s.SceneChanges >= 0 {
 		fmt.Fprintf(&b, " | scene changes %d", s.SceneChanges)
+	}
+	if len(names) > 0 && len(s.Classes) > 0 {
+		b.WriteString(" | class")
+		for _, c := range s.Classes {
+			name := "—"
+			if c >= 0 && c < len(names) {
+				name = names[c]
+			}
+			b.WriteString(" " + name)
+		}
 	}
 	st := s.Stats
 	fmt.Fprintf(&b, " | p99 %v | blocks %d degraded %d passed %d dropped %d late %d | underrun %d in-lost %d",

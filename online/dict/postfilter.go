@@ -287,6 +287,13 @@ func (p *PostFilter) LabelsTo(dst []Label) []Label {
 	return labelsTo(dst, p.labels, p.m.hdr.Classes)
 }
 
+// ClassNames implements stream.ClassReporter: the model's classes, which
+// ClassesTo indexes.
+func (p *PostFilter) ClassNames() []string { return p.m.hdr.Classes }
+
+// ClassesTo implements stream.ClassReporter, as Separator.ClassesTo.
+func (p *PostFilter) ClassesTo(dst []int) []int { return classesTo(dst, p.labels) }
+
 // Separate implements stream.Separator.
 func (p *PostFilter) Separate(dst, mix [][]complex128) {
 	if len(dst) != len(p.fits) {

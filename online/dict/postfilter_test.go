@@ -82,6 +82,41 @@ func TestPostFilterRemovesCrosstalk(t *testing.T) {
 		if l[0].Class != "tone" || l[1].Class != "hiss" || !(l[0].Confidence > 0.5 && l[1].Confidence > 0.5) {
 			t.Errorf("%v: labels %v; want tone then hiss, each the majority", mode, l)
 		}
+		checkClassReporter(t, pf, l)
+	}
+}
+
+// checkClassReporter: the stream.ClassReporter view (what the live monitor
+// shows) names the same classes as the labels.
+func checkClassReporter(t *testing.T, cr stream.ClassReporter, l []Label) {
+	t.Helper()
+	names := cr.ClassNames()
+	c := cr.ClassesTo(nil)
+	if len(c) != len(l) {
+		t.Fatalf("ClassesTo gave %d outputs; labels %d", len(c), len(l))
+	}
+	for i := range c {
+		if c[i] < 0 || c[i] >= len(names) || names[c[i]] != l[i].Class {
+			t.Errorf("output %d: ClassesTo %d of %v; label %q", i, c[i], names, l[i].Class)
+		}
+	}
+}
+
+// Before any spectrum the outputs are undecided: −1.
+func TestClassesUndecidedAfterReset(t *testing.T) {
+	m := tinyModel(t)
+	pf, _ := NewPostFilter(newLeaky(testA, 0.3), m, PostFilterConfig{})
+	if _, err := pf.Prepare(2, synSize/2+1); err != nil {
+		t.Fatal(err)
+	}
+	sep, _ := NewSeparator(m, SeparatorConfig{})
+	if _, err := sep.Prepare(1, synSize/2+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, cr := range []stream.ClassReporter{pf, sep} {
+		if c := cr.ClassesTo(make([]int, 0, 2)); len(c) != 2 || c[0] != -1 || c[1] != -1 {
+			t.Errorf("%T after Prepare: classes %v; want [-1 -1]", cr, c)
+		}
 	}
 }
 
@@ -112,11 +147,13 @@ func TestPostFilterAllocs(t *testing.T) {
 	}
 	dst := [][]complex128{make([]complex128, synSize/2+1), make([]complex128, synSize/2+1)}
 	labels := make([]Label, 2)
+	classes := make([]int, 2)
 	if n := testing.AllocsPerRun(200, func() {
 		pf.Separate(dst, mix)
 		labels = pf.LabelsTo(labels)
+		classes = pf.ClassesTo(classes)
 	}); n != 0 {
-		t.Errorf("Separate+LabelsTo allocated %v times per call; want 0", n)
+		t.Errorf("Separate+LabelsTo+ClassesTo allocated %v times per call; want 0", n)
 	}
 }
 

@@ -373,6 +373,32 @@ func (s *Separator) LabelsTo(dst []Label) []Label {
 	return labelsTo(dst, s.labels, s.m.hdr.Classes)
 }
 
+// ClassNames implements stream.ClassReporter: the model's classes, which
+// ClassesTo indexes.
+func (s *Separator) ClassNames() []string { return s.m.hdr.Classes }
+
+// ClassesTo implements stream.ClassReporter: the class of every output as
+// an index into ClassNames, −1 while undecided. It writes dst (grown if
+// short) and reads atomics only, so any goroutine may call it while
+// Separate runs.
+func (s *Separator) ClassesTo(dst []int) []int { return classesTo(dst, s.labels) }
+
+// classesTo writes each output's class index to dst (grown if short), −1
+// while undecided (no confidence yet). Atomics only.
+func classesTo(dst []int, ls []labelSlot) []int {
+	if cap(dst) < len(ls) {
+		dst = make([]int, len(ls))
+	}
+	dst = dst[:len(ls)]
+	for i := range ls {
+		dst[i] = -1
+		if math.Float64frombits(ls[i].conf.Load()) > 0 {
+			dst[i] = int(ls[i].class.Load())
+		}
+	}
+	return dst
+}
+
 func labelsTo(dst []Label, ls []labelSlot, classes []string) []Label {
 	if cap(dst) < len(ls) {
 		dst = make([]Label, len(ls))

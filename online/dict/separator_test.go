@@ -98,6 +98,7 @@ func TestSeparatorSeparates(t *testing.T) {
 		if l[0].Class != "tone" || l[1].Class != "hiss" {
 			t.Errorf("labels %v", l)
 		}
+		checkClassReporter(t, sep, l)
 	}
 }
 
