@@ -48,3 +48,44 @@ func ExampleParse() {
 	// Output:
 	// dict: mix.wav: not a valid livesep dictionary model: wrong magic bytes (this is not a model written by live train)
 }
+
+// Which output is which class, as the live monitor shows it: ClassesTo
+// indexes ClassNames, −1 while an output is undecided. It reads atomics
+// only, so a monitor goroutine may call it while the audio thread runs.
+func ExampleSeparator_ClassesTo() {
+	m, err := dict.Default()
+	if err != nil {
+		panic(err)
+	}
+	sep, err := dict.NewSeparator(m, dict.SeparatorConfig{Sources: 2})
+	if err != nil {
+		panic(err)
+	}
+	p, err := stream.NewSpectral(m.STFT(), sep)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := p.Prepare(stream.Spec{Rate: stream.Rate(m.Rate()), Channels: 1, MaxFrames: 512}); err != nil {
+		panic(err)
+	}
+	classes := make([]int, 0, 2) // reused: no allocation per call
+	fmt.Println("before any audio:", sep.ClassesTo(classes))
+	// White noise: the first output takes it, the second what little of
+	// it the model explains as speech.
+	x := streamtest.Noise(1, 512, 1)
+	y := [][]float32{make([]float32, 512), make([]float32, 512)}
+	for range 100 {
+		p.Process(y, x)
+	}
+	for i, c := range sep.ClassesTo(classes) {
+		name := "undecided"
+		if c >= 0 {
+			name = sep.ClassNames()[c]
+		}
+		fmt.Printf("output %d: %s\n", i+1, name)
+	}
+	// Output:
+	// before any audio: [-1 -1]
+	// output 1: noise
+	// output 2: speech
+}
