@@ -134,8 +134,10 @@
 // # Concurrency
 //
 // A Separator or PostFilter is used by one goroutine (the engine's).
-// SetBudget, Stats, Labels and LabelsTo read and write atomics only and may
-// be called from any goroutine at any time. A Model is immutable and may be
+// SetBudget, Stats, Labels, LabelsTo and ClassesTo read and write atomics
+// only and may be called from any goroutine at any time. ClassNames and
+// ClassesTo make both a stream.ClassReporter: the live monitor, plain lines
+// and --stats of live run show which output is which class through them. A Model is immutable and may be
 // shared by any number of separators.
 //
 // # Latency
