@@ -45,7 +45,7 @@ import (
 func TestRecoveryFromBadSignals(t *testing.T) {
 	assertScenes := os.Getenv("LIVESEP_RECOVERY") == "1"
 	sceneChange := map[string]bool{"one source stops, another starts": true, "one source moves (its filters switch)": true,
-		"both move (room switch)": true}
+		"both move (room switch)": true, "one talker walks (same room, 42°)": true}
 	if streamtest.RaceEnabled || testing.Short() {
 		t.Skip("17 separations and per-second BSS Eval: run without -race and -short")
 	}
@@ -124,9 +124,12 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			refs: [][]float32{append(append([]float32{}, s015[0][0][:sec(5)]...), s030[0][0][sec(5):]...),
 				append(append([]float32{}, s015[1][0][:sec(5)]...), s030[1][0][sec(5):]...)}, faultS: 5, faultE: 5, limit: 3},
 	}
+	walkMix, walkBase, walkRefs, walkBaseRefs := roomMoveScene(t, 0)
+	scenes["one talker walks (same room, 42°)"] = scene{mix: walkMix, refs: walkRefs, faultS: 5, faultE: 5, limit: 3}
 	// The clean yardsticks, scene by scene (the new scene from the start,
 	// for a change of scene).
 	baselines := map[string]scene{
+		"one talker walks (same room, 42°)":     {mix: walkBase, refs: walkBaseRefs},
 		"dead mic (4 → 3 mics, 2 sources)":      {mix: sumImages(s4[0], s4[1], 4), refs: [][]float32{s4[0][0], s4[1][0]}, extra: []string{"--sources", "2"}},
 		"one source stops, another starts":      {mix: sumImages(two(s3[0]), two(s3[2]), 2), refs: [][]float32{s3[0][0], s3[2][0]}},
 		"one source moves (its filters switch)": {mix: sumImages(s030[0], s015[1], 2), refs: [][]float32{s030[0][0], s015[1][0]}},
@@ -141,7 +144,7 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 	fmt.Fprintf(&report, "%-36s %9s %9s %7s %s\n", "fault", "recovery", "vs clean", "allowed", "per-second SIR − clean run (dB)")
 	for _, name := range []string{"nan-inf burst 0.5 s", "full-scale clipping 1 s", "DC offset 1 s", "silence on one channel 1 s",
 		"silence on all channels 1 s", "dead mic (4 → 3 mics, 2 sources)", "one source stops, another starts",
-		"one source moves (its filters switch)", "both move (room switch)"} {
+		"one source moves (its filters switch)", "both move (room switch)", "one talker walks (same room, 42°)"} {
 		sc := scenes[name]
 		ests := separate(name, sc.mix, sc.extra)
 		base := base015

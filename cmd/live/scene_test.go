@@ -13,10 +13,11 @@ import (
 
 // TestSceneChangeTracking measures what scene tracking (--track, on by
 // default for two sources) buys after a change of scene and what it costs
-// on a still one (issue #7): the three changes of scene of
+// on a still one (issue #7): the four changes of scene of
 // TestRecoveryFromBadSignals (a source replaced by another, one source's
-// filters switching, both sources and the room switching), each with the
-// dev mixtures' content rotated by 0, 3 and 6 s, separated with the
+// filters switching, both sources and the room switching, a talker walking
+// in the same simulated room), each with the content rotated by 0, 3 and
+// 6 s, separated with the
 // default (tracking), with --track off (the 8 s memory alone) and with
 // --track off --memory 1s. It prints each run's recovery time (the rule of
 // TestRecoveryFromBadSignals), the mean per-second SIR from the allowed
@@ -24,7 +25,7 @@ import (
 // scenes (still scenes), and asserts what README states: tracking
 // separates the changed scenes at least 1 dB better than --track off, and
 // the still scenes within 0.2 dB of it. A development measurement
-// (54 separations): run with LIVESEP_SCENES=1.
+// (72 separations): run with LIVESEP_SCENES=1.
 func TestSceneChangeTracking(t *testing.T) {
 	if os.Getenv("LIVESEP_SCENES") != "1" {
 		t.Skip("development measurement: set LIVESEP_SCENES=1")
@@ -70,6 +71,9 @@ func TestSceneChangeTracking(t *testing.T) {
 				baseline: sumImages(s030[0], s030[1], 2),
 				refs:     [][]float32{spliceRef(s015[0][0], s030[0][0]), spliceRef(s015[1][0], s030[1][0])}, baseRefs: [][]float32{s030[0][0], s030[1][0]}, limit: 3},
 		)
+		walk, walkBase, walkRefs, walkBaseRefs := roomMoveScene(t, rot)
+		changes = append(changes, change{name: fmt.Sprintf("talker walks, +%ds", rot), mix: walk, baseline: walkBase,
+			refs: walkRefs, baseRefs: walkBaseRefs, limit: 3})
 	}
 	dir := t.TempDir()
 	settings := []struct{ name, label string }{{"tracking", "default (--track auto)"}, {"off", "--track off"}, {"1s", "--track off --memory 1s"}}
