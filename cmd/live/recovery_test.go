@@ -167,13 +167,15 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			// first that must have recovered, looped so IVA converges on
 			// them alone.
 			at, span := int(sc.faultE), int(sc.limit)+1
-			var loop, loopRefs [][]float32
-			for _, c := range b.mix {
-				loop = append(loop, repeat(c[sec(float64(at)):sec(float64(at+span))], 8))
+			cut := func(x [][]float32, to int, times int) [][]float32 {
+				y := make([][]float32, len(x))
+				for c := range x {
+					y[c] = repeat(x[c][sec(float64(at)):to], times)
+				}
+				return y
 			}
-			for _, r := range b.refs {
-				loopRefs = append(loopRefs, repeat(r[sec(float64(at)):sec(float64(at+span))], 8))
-			}
+			spanEnd := sec(float64(at + span))
+			loop, loopRefs := cut(b.mix, spanEnd, 8), cut(b.refs, spanEnd, 8)
 			bound := perSecondSIR(loopRefs, separate(name+" batch bound", loop, append([]string{"--memory", fmt.Sprintf("%ds", span)}, b.extra...)))
 			var bs, need []string
 			for k, v := range bound[len(bound)-span:] {
@@ -184,13 +186,8 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 				span, strings.Join(bs, " "), strings.Join(need, " "))
 			// Perfect detection: an IVA started afresh at the very moment of
 			// the change, on the new scene alone.
-			var tail, tailRefs [][]float32
-			for _, c := range b.mix {
-				tail = append(tail, c[sec(float64(at)):])
-			}
-			for _, r := range b.refs {
-				tailRefs = append(tailRefs, r[sec(float64(at)):])
-			}
+			end := len(b.mix[0])
+			tail, tailRefs := cut(b.mix, end, 1), cut(b.refs, end, 1)
 			fresh := append(append([]float64{}, got[:at]...), perSecondSIR(tailRefs, separate(name+" fresh start", tail, b.extra))...)
 			fmt.Fprintf(&report, "%-36s   IVA started afresh at the change (perfect detection): recovery %.1fs\n", "",
 				recoveryTime(fresh, func(w int) float64 { return math.Min(pre, base[w]) }, first, sc.faultE))
