@@ -169,7 +169,7 @@ type RealtimeReport struct {
 	Path        []LatencyTerm `json:"latency_path"`
 	TotalFrames float64       `json:"total_frames"`
 	TotalMs     float64       `json:"total_ms"`
-	// CallbackToCallbackFrames = algorithmic + priming: the exact delay from
+	// CallbackToCallbackFrames = stream delay + priming: the exact delay from
 	// a frame in the callback's input buffer to the same frame in its output
 	// buffer (what the loopback test measures, plus the host's own loop).
 	CallbackToCallbackFrames int64 `json:"callback_to_callback_frames"`
@@ -208,10 +208,11 @@ func (r *Realtime) FillReport(rep *Report, dev DeviceReport) {
 	s := r.Stats()
 	rate := float64(r.rate)
 	ms := func(frames float64) float64 { return 1000 * frames / rate }
-	rep.Latency.AlgorithmicFrames = r.lat
-	rep.Latency.AlgorithmicMs = ms(float64(r.lat))
-	rep.Latency.BlockFrames = r.block
-	rep.Latency.CompensatedInFile = r.cfg.Record != nil && r.cfg.Record.Compensate
+	// The same definition as file mode: the algorithmic latency is the
+	// stream delay plus one block. In real time the block fills while the
+	// callbacks bring its frames in, so the path below counts the stream
+	// delay alone and the rest in the device and reblocking terms.
+	rep.Latency = NewLatencyReport(r.lat, r.block, r.rate, r.cfg.Record != nil && r.cfg.Record.Compensate)
 	rep.LateBlocks = s.Late
 	rep.DroppedBlocks = s.Dropped
 
@@ -228,7 +229,7 @@ func (r *Realtime) FillReport(rep *Report, dev DeviceReport) {
 	}
 	add("device input", dev.ReportedInputMs*rate/1000, "PortAudio's reported input latency (ADC to callback)")
 	add("reblocking", float64(reblock), "input ring: callbacks of P frames complete blocks of H only every lcm(P,H); worst case H−gcd(P,H)")
-	add("algorithmic", float64(r.lat), "processor latency: STFT synthesis window reach and hop FIFO")
+	add("stream delay", float64(r.lat), "processor latency after its block is in: the algorithmic latency less the block, whose filling the device period and reblocking cover")
 	add("processing period", float64(p), "the callback consumes output one buffer at a time: one period reserved for processing (the budget)")
 	add("safety margin", float64(margin), "extra output priming (--latency normal)")
 	add("device output", dev.ReportedOutputMs*rate/1000, "PortAudio's reported output latency (callback to DAC)")

@@ -668,8 +668,7 @@ func (d *benchDevice) loadRun(ctx context.Context, row *benchRow, proc stream.Pr
 	rt.FillReport(&rep, stream.DeviceReport{})
 	s := rt.Stats()
 	p := rep.Processing
-	lat := stream.NewLatencyReport(proc.Latency(), block, stream.Rate(d.rate), false) // as file mode: stream delay + block
-	row.LatencyFrames, row.LatencyMs, row.HopFrames = lat.AlgorithmicFrames, lat.AlgorithmicMs, block
+	row.LatencyFrames, row.LatencyMs, row.HopFrames = rep.Latency.AlgorithmicFrames, rep.Latency.AlgorithmicMs, rep.Latency.BlockFrames
 	row.P50Us, row.P99Us, row.P999Us, row.MaxUs, row.PeriodUs = p.P50Us, p.P99Us, p.P999Us, p.MaxUs, p.PeriodUs
 	row.RTF, row.Headroom = rep.RealTimeFactor, p.HeadroomP999
 	rr := end

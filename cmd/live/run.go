@@ -252,7 +252,7 @@ path, processing time, xruns); files stay valid on Ctrl-C.
 	}
 	// PortAudio's reported latencies, read while the stream is open.
 	il, ol := dev.Latency()
-	header := runHeader(in, out, channels, m, rate, rt, proc.Latency(), settings)
+	header := runHeader(in, out, channels, m, rate, rt, proc.Latency()+block, settings)
 	var ui *monitorHandle
 	switch {
 	case o.stats:

@@ -444,8 +444,13 @@ func TestRunJACKMatchesSeparate(t *testing.T) {
 	}
 	rr := rep.Realtime
 	t.Logf("latency path %.1f ms: %+v; blocks %+v; underrun %d frames", rr.TotalMs, rr.Path, rr.Blocks, rr.UnderrunFrames)
-	if rr.CallbackToCallbackFrames != int64(rep.Latency.AlgorithmicFrames)+rr.PrimeFrames {
-		t.Fatalf("report: callback-to-callback %d != algorithmic %d + priming %d", rr.CallbackToCallbackFrames, rep.Latency.AlgorithmicFrames, rr.PrimeFrames)
+	if rr.CallbackToCallbackFrames != int64(rep.Latency.StreamDelayFrames)+rr.PrimeFrames {
+		t.Fatalf("report: callback-to-callback %d != stream delay %d + priming %d", rr.CallbackToCallbackFrames, rep.Latency.StreamDelayFrames, rr.PrimeFrames)
+	}
+	// One definition of the algorithmic latency in every report: the
+	// stream delay plus one block, as live separate and live demo give it.
+	if l := rep.Latency; l.AlgorithmicFrames != l.StreamDelayFrames+l.BlockFrames || l.StreamDelayFrames <= 0 {
+		t.Fatalf("report latency %+v: algorithmic must be stream delay + block", l)
 	}
 }
 
@@ -564,7 +569,7 @@ func TestRunRecordStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(in[0])-len(src[0]) != rep.Latency.AlgorithmicFrames {
+	if len(in[0])-len(src[0]) != rep.Latency.StreamDelayFrames {
 		t.Fatalf("input %d frames, source %d: the source must be the input minus the compensated latency", len(in[0]), len(src[0]))
 	}
 }
