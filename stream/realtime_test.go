@@ -219,6 +219,28 @@ func TestRealtimeExactDelay(t *testing.T) {
 				}
 			}
 			t.Logf("L+D = %d frames; %+v; frames by gain %v", c.lat+d, s, got)
+			// The report states what was measured: the algorithmic latency
+			// as file mode defines it (stream delay + one block), the
+			// callback-to-callback delay L + D just checked, and the stream
+			// delay as the path's processing term.
+			var rep Report
+			r.FillReport(&rep, DeviceReport{})
+			if want := NewLatencyReport(c.lat, c.block, 16000, false); rep.Latency != want {
+				t.Errorf("report latency %+v, want %+v", rep.Latency, want)
+			}
+			if rr := rep.Realtime; rr.CallbackToCallbackFrames != int64(c.lat+d) {
+				t.Errorf("report: callback to callback %d frames, measured %d", rr.CallbackToCallbackFrames, c.lat+d)
+			}
+			var path float64
+			for _, term := range rep.Realtime.Path {
+				path += term.Frames
+				if term.Name == "stream delay" && term.Frames != float64(c.lat) {
+					t.Errorf("latency path: stream delay %v frames, want %d", term.Frames, c.lat)
+				}
+			}
+			if path != rep.Realtime.TotalFrames {
+				t.Errorf("latency path terms add up to %v frames, total says %v", path, rep.Realtime.TotalFrames)
+			}
 			if s.UnderrunFrames > 0 || s.Passed+s.Dropped > 0 {
 				// a loaded machine may miss a deadline; alignment is what
 				// must hold, and it did.
