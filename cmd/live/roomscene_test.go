@@ -67,28 +67,9 @@ func roomMoveScene(t *testing.T, rot int) (mix, base, refs, baseRefs [][]float32
 	const rate, n, at = 16000, 160000, 5 * 16000
 	dry := make([][]float64, 2)
 	for j, name := range []string{"speech_cmuarctic_aew_male.wav", "speech_cmuarctic_axb_female.wav"} {
-		_, x, err := wav.ReadFile(filepath.Join(sharedData(t), "dev", "sources", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := make([]float64, n)
-		for i := range s {
-			s[i] = float64(x[0][i%len(x[0])])
-		}
-		mean, pow := 0.0, 0.0
-		for _, v := range s {
-			mean += v / n
-		}
-		for i := range s {
-			s[i] -= mean
-			pow += s[i] * s[i] / n
-		}
+		s := drySource(t, filepath.Join(sharedData(t), "dev", "sources", name), n)
 		k := rot * rate
-		s = append(s[k:], s[:k]...)
-		for i := range s {
-			s[i] /= math.Sqrt(pow)
-		}
-		dry[j] = s
+		dry[j] = append(s[k:], s[:k]...)
 	}
 	// img[position][mic]: talker 0 at its two spots, talker 1 at its one.
 	var img [3][2][]float64
@@ -105,13 +86,7 @@ func roomMoveScene(t *testing.T, rot int) (mix, base, refs, baseRefs [][]float32
 		}
 	}
 	g := 0.7 / peak
-	f32 := func(x []float64) []float32 {
-		y := make([]float32, len(x))
-		for i, v := range x {
-			y[i] = float32(g * v)
-		}
-		return y
-	}
+	f32 := func(x []float64) []float32 { return scaled32(x, g) }
 	moving := make([][]float32, 2)
 	for m := range moving {
 		moving[m] = f32(append(append([]float64{}, img[0][m][:at]...), img[1][m][at:]...))
@@ -119,4 +94,40 @@ func roomMoveScene(t *testing.T, rot int) (mix, base, refs, baseRefs [][]float32
 	still := [][]float32{f32(img[2][0]), f32(img[2][1])}
 	walked := [][]float32{f32(img[1][0]), f32(img[1][1])}
 	return sumImages(moving, still, 2), sumImages(walked, still, 2), [][]float32{moving[0], still[0]}, [][]float32{walked[0], still[0]}
+}
+
+// drySource is the first n samples of a mono recording (looped if
+// shorter), mean removed, at unit RMS: how the dev mixtures' sources were
+// prepared (their meta.json).
+func drySource(t *testing.T, path string, n int) []float64 {
+	t.Helper()
+	_, x, err := wav.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = float64(x[0][i%len(x[0])])
+	}
+	mean, pow := 0.0, 0.0
+	for _, v := range s {
+		mean += v / float64(n)
+	}
+	for i := range s {
+		s[i] -= mean
+		pow += s[i] * s[i] / float64(n)
+	}
+	for i := range s {
+		s[i] /= math.Sqrt(pow)
+	}
+	return s
+}
+
+// scaled32 is g·x in float32.
+func scaled32(x []float64, g float64) []float32 {
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = float32(g * v)
+	}
+	return y
 }

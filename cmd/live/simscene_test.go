@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/livesep/livesep/internal/roomsim"
-	"github.com/livesep/livesep/stream/wav"
 )
 
 // simScene is one 10 s two-talker scene of simulatedScenes: the mixture,
@@ -41,28 +40,6 @@ func simulatedScenes(t *testing.T, count int, seed uint64) []simScene {
 	}
 	sort.Strings(files)
 	const rate, n, at = 16000, 160000, 5 * 16000
-	load := func(f string) []float64 {
-		_, x, err := wav.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := make([]float64, n)
-		for i := range s {
-			s[i] = float64(x[0][i%len(x[0])])
-		}
-		mean, pow := 0.0, 0.0
-		for _, v := range s {
-			mean += v / n
-		}
-		for i := range s {
-			s[i] -= mean
-			pow += s[i] * s[i] / n
-		}
-		for i := range s {
-			s[i] /= math.Sqrt(pow)
-		}
-		return s
-	}
 	r := rand.New(rand.NewPCG(seed, 7))
 	kinds := []string{"walk", "walk", "replace", "new scene", "still"}
 	var out []simScene
@@ -107,7 +84,7 @@ func simulatedScenes(t *testing.T, count int, seed uint64) []simScene {
 			t.Fatalf("scene %d: %v", i, err)
 		}
 		talker := r.Perm(len(files))
-		dry := [3][]float64{load(files[talker[0]]), load(files[talker[1]]), load(files[talker[2]])}
+		dry := [3][]float64{drySource(t, files[talker[0]], n), drySource(t, files[talker[1]], n), drySource(t, files[talker[2]], n)}
 		image := func(d []float64, p [3]float64) [2][]float64 {
 			var o [2][]float64
 			for m := range 2 {
@@ -137,13 +114,7 @@ func simulatedScenes(t *testing.T, count int, seed uint64) []simScene {
 			}
 		}
 		g := 0.7 / peak
-		f32 := func(x []float64) []float32 {
-			y := make([]float32, len(x))
-			for k, v := range x {
-				y[k] = float32(g * v)
-			}
-			return y
-		}
+		f32 := func(x []float64) []float32 { return scaled32(x, g) }
 		splice := func(x, y []float64) []float32 { return f32(append(append([]float64{}, x[:at]...), y[at:]...)) }
 		imgA := [][]float32{splice(a1[0], a2[0]), splice(a1[1], a2[1])}
 		imgB := [][]float32{splice(b1[0], b2[0]), splice(b1[1], b2[1])}
