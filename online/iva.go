@@ -257,6 +257,7 @@ type IVA struct {
 	chans    channelTrack // quiet and excluded channels (iva_channels.go)
 	held     bool         // HoldLearning was called for the next spectrum
 	track    *tracker     // scene tracking (Track > 0), else nil
+	frozen   int          // the kept demixing row that does not learn (iva_keep.go); −1: none
 	heldN    atomic.Int64
 
 	nonFinite, singular, alphaEv, silent atomic.Int64
@@ -367,6 +368,7 @@ func (s *IVA) Reset() {
 	}
 	clear(s.alpha)
 	s.t = 0
+	s.frozen = -1
 	s.resetChannels()
 	s.held = false
 	s.heldN.Store(0)

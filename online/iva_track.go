@@ -91,6 +91,7 @@ type tracker struct {
 	gg     []float64
 	used   []bool
 
+	keep    *keepState // kept-row candidates after a change (iva_keep.go), nil if off
 	changes atomic.Int64
 	lead    atomic.Uint64 // float64 bits: the current averaged score lead of the short memory
 }
@@ -104,6 +105,10 @@ type TrackStats struct {
 	// units of the detection margin 0.02 (nats per spectrum per source per
 	// 2F); above the margin for 0.5 s is a change. 0 when tracking is off.
 	Lead float64
+	// KeptRows is the number of changes after which the main separator
+	// adopted a candidate that kept one demixing row from before the
+	// change (one source moved; iva_keep.go).
+	KeptRows int64
 }
 
 // TrackStats returns the tracking counts; zero when tracking is off. It may
@@ -113,7 +118,11 @@ func (s *IVA) TrackStats() TrackStats {
 	if t == nil {
 		return TrackStats{}
 	}
-	return TrackStats{Changes: t.changes.Load(), Lead: math.Float64frombits(t.lead.Load())}
+	st := TrackStats{Changes: t.changes.Load(), Lead: math.Float64frombits(t.lead.Load())}
+	if t.keep != nil {
+		st.KeptRows = t.keep.adopted.Load()
+	}
+	return st
 }
 
 // SceneChanges implements stream.SceneChangeReporter: the changes of
@@ -159,7 +168,7 @@ func (s *IVA) prepareTrack() error {
 		used:  make([]bool, m),
 	}
 	s.track = t
-	return nil
+	return t.prepareKeep(s)
 }
 
 func (t *tracker) reset() {
@@ -169,6 +178,12 @@ func (t *tracker) reset() {
 	t.main.reset()
 	t.short.reset()
 	t.above, t.skip = 0, 0
+	if t.keep != nil {
+		for _, c := range t.keep.cands {
+			c.Reset()
+		}
+		t.keep.reset()
+	}
 	t.changes.Store(0)
 	t.lead.Store(0)
 }
@@ -186,11 +201,23 @@ func (s *IVA) separateTracked(dst, mix [][]complex128) {
 		t.main.predict(s, mix, t.cov)
 		t.short.predict(t.fast, mix, t.cov)
 	}
+	k := t.keep
+	episode := k != nil && k.left > 0
 	if s.held {
 		t.fast.HoldLearning()
+		if episode {
+			for _, c := range k.cands {
+				c.HoldLearning()
+			}
+		}
 	}
 	tm, tf := s.t, t.fast.t
-	s.separateOne(dst, mix)
+	all := true
+	if episode {
+		all = k.separateEpisode(s, dst, mix, t.cov, ready)
+	} else {
+		s.separateOne(dst, mix)
+	}
 	t.fast.separateOne(nil, mix)
 	if s.t == tm || t.fast.t == tf {
 		// Not learnt from (silent, a quiet mic, clipped): no evidence
@@ -208,11 +235,20 @@ func (s *IVA) separateTracked(dst, mix [][]complex128) {
 		t.skip--
 		return
 	}
+	if k != nil {
+		k.tick(s, mix)
+		if k.refLeft > 0 {
+			k.refineStep(s)
+		}
+	}
 	jm := t.main.commit(t.lam, s.bins)
 	jf := t.short.commit(t.lam, s.bins)
 	lead := (jm - jf) / (2 * float64(s.bins) * float64(s.m))
 	t.lead.Store(math.Float64bits(lead))
 	if lead > trackMargin {
+		if t.above == 0 && k != nil {
+			k.ev = k.count
+		}
 		t.above++
 	} else {
 		t.above = 0
@@ -223,6 +259,13 @@ func (s *IVA) separateTracked(dst, mix [][]complex128) {
 		t.main.copyFrom(&t.short, t.perm)
 		t.above = 0
 		t.changes.Add(1)
+		if k != nil {
+			k.begin(s)
+		}
+		return
+	}
+	if episode && all {
+		k.judge(s, t)
 	}
 }
 
@@ -553,6 +596,7 @@ func (s *IVA) adopt(src *IVA, perm []int) {
 	s.t = s.subWarm + int(math.Round((mem-1)/s.cfg.Warmup))
 	s.conv = src.conv
 	s.power = src.power
+	s.frozen = -1
 }
 
 // absDet2 is |det a|² of the m×m matrix a, by Gaussian elimination with

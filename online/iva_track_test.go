@@ -125,17 +125,18 @@ func TestIVATrackDetectsChange(t *testing.T) {
 	}
 }
 
-// Scene tracking, including a detection and the restart it causes,
+// Scene tracking, including a detection, the restart it causes, the
+// refinement of the kept rows and a whole episode of kept-row candidates,
 // allocates nothing.
 func TestIVATrackAllocs(t *testing.T) {
 	const bins, change = 257, 1000
-	s := newSynth(1, 2, 2, bins, change+200)
+	s := newSynth(1, 2, 2, bins, change+600)
 	s.remix(change, newSynth(7, 2, 2, bins, 1), 3)
 	sep := newTestIVA(t, IVAConfig{Track: time.Second}, 2, bins)
 	s.run(sep, 0, change)
 	dst := alloc2c(2, bins)
 	k := change
-	if n := testing.AllocsPerRun(199, func() {
+	if n := testing.AllocsPerRun(599, func() {
 		sep.Separate(dst, s.mix[k])
 		k++
 	}); n != 0 {
@@ -143,6 +144,9 @@ func TestIVATrackAllocs(t *testing.T) {
 	}
 	if sep.TrackStats().Changes == 0 {
 		t.Fatal("no change detected: the restart path was not exercised")
+	}
+	if kp := sep.track.keep; kp.ended == 0 {
+		t.Fatalf("kept-row episodes started %d, ended 0: a whole episode was not exercised", kp.episodes.Load())
 	}
 }
 

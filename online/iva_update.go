@@ -495,6 +495,27 @@ func (s *IVA) aux2Sweep(it int, lam float64) float64 {
 			v[7] = complex(lam*real(v[7])+g1*p11, 0)
 		}
 		w := ws[4*f : 4*f+4 : 4*f+4]
+		if s.frozen >= 0 {
+			// A kept row (iva_keep.go): only the other one learns.
+			var old [4]complex128
+			if last {
+				old = [4]complex128{w[0], w[1], w[2], w[3]}
+			}
+			if !ip1TwoRow(w, v, 1-s.frozen) {
+				s.event(&s.singular, &errIVASingular)
+				s.resetBin(f)
+				continue
+			}
+			if last {
+				dn, wn := 0.0, 0.0
+				for k := range old {
+					dn += abs2(w[k] - old[k])
+					wn += abs2(w[k])
+				}
+				dsum += dn / wn
+			}
+			continue
+		}
 		if !s.cfg.RowWise {
 			d, ok := ip2(w, v, last)
 			if ok {
@@ -543,33 +564,36 @@ func ip1Two(w, v []complex128) (float64, bool) {
 // u = 0 and fails the norm test; a nearly singular one is repaired by the
 // update itself (and output2 checks the final W).
 func ip1TwoFast(w, v []complex128) bool {
-	for i := 0; i < 2; i++ {
-		a, b, c := real(v[4*i]), real(v[4*i+3]), v[4*i+1] // V = [a c; c* b]
-		load := loadRel * (a + b) / 2
-		a += load
-		b += load
-		detW := w[0]*w[3] - w[1]*w[2]
-		var u0, u1 complex128
-		if i == 0 {
-			// [A11, −A10] with A = W·V
-			u0 = w[2]*c + w[3]*complex(b, 0)
-			u1 = -(w[2]*complex(a, 0) + w[3]*cconj(c))
-		} else {
-			// [−A01, A00]
-			u0 = -(w[0]*c + w[1]*complex(b, 0))
-			u1 = w[0]*complex(a, 0) + w[1]*cconj(c)
-		}
-		ph := cconj(detW)
-		u0 *= ph
-		u1 *= ph
-		nq := a*abs2(u0) + b*abs2(u1) + 2*real(cconj(u0)*c*u1)
-		if !(nq > 0 && nq <= math.MaxFloat64) || !(a > 0 && b > 0) {
-			return false
-		}
-		k := 1 / math.Sqrt(nq)
-		w[2*i] = complex(real(u0)*k, -imag(u0)*k)
-		w[2*i+1] = complex(real(u1)*k, -imag(u1)*k)
+	return ip1TwoRow(w, v, 0) && ip1TwoRow(w, v, 1)
+}
+
+// ip1TwoRow is ip1TwoFast's update of row i alone.
+func ip1TwoRow(w, v []complex128, i int) bool {
+	a, b, c := real(v[4*i]), real(v[4*i+3]), v[4*i+1] // V = [a c; c* b]
+	load := loadRel * (a + b) / 2
+	a += load
+	b += load
+	detW := w[0]*w[3] - w[1]*w[2]
+	var u0, u1 complex128
+	if i == 0 {
+		// [A11, −A10] with A = W·V
+		u0 = w[2]*c + w[3]*complex(b, 0)
+		u1 = -(w[2]*complex(a, 0) + w[3]*cconj(c))
+	} else {
+		// [−A01, A00]
+		u0 = -(w[0]*c + w[1]*complex(b, 0))
+		u1 = w[0]*complex(a, 0) + w[1]*cconj(c)
 	}
+	ph := cconj(detW)
+	u0 *= ph
+	u1 *= ph
+	nq := a*abs2(u0) + b*abs2(u1) + 2*real(cconj(u0)*c*u1)
+	if !(nq > 0 && nq <= math.MaxFloat64) || !(a > 0 && b > 0) {
+		return false
+	}
+	k := 1 / math.Sqrt(nq)
+	w[2*i] = complex(real(u0)*k, -imag(u0)*k)
+	w[2*i+1] = complex(real(u1)*k, -imag(u1)*k)
 	return true
 }
 

@@ -31,9 +31,10 @@ import (
 // leaves the separator the data it missed behind a run that had them.
 //
 // The six faults of the signal (burst, clipping, DC, silence on one or all
-// channels, a dead mic) are asserted in every run. The changes of scene
-// are not met (issue #7 stays open on them) and are measured and printed,
-// asserted only with LIVESEP_RECOVERY=1. For each, the report adds the
+// channels, a dead mic) and the moving source are asserted in every run.
+// The other changes of scene are not met (issue #7 stays open on them) and
+// are measured and printed, asserted only with LIVESEP_RECOVERY=1. For
+// each change of scene, the report adds the
 // best an IVA can do from the new scene's data alone: the first seconds
 // after the change (up to and including the first second that must have
 // recovered), looped eight times so that the online IVA converges on them
@@ -46,6 +47,9 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 	assertScenes := os.Getenv("LIVESEP_RECOVERY") == "1"
 	sceneChange := map[string]bool{"one source stops, another starts": true, "one source moves (its filters switch)": true,
 		"both move (room switch)": true, "one talker walks (same room, 42°)": true}
+	// met: the changes of scene that recover within their limit, asserted
+	// like the faults (the moving source, by the kept row: online/iva_keep.go).
+	met := map[string]bool{"one source moves (its filters switch)": true}
 	if streamtest.RaceEnabled || testing.Short() {
 		t.Skip("17 separations and per-second BSS Eval: run without -race and -short")
 	}
@@ -191,7 +195,7 @@ func TestRecoveryFromBadSignals(t *testing.T) {
 			fresh := append(append([]float64{}, got[:at]...), perSecondSIR(tailRefs, separate(name+" fresh start", tail, b.extra))...)
 			fmt.Fprintf(&report, "%-36s   IVA started afresh at the change (perfect detection): recovery %.1fs\n", "",
 				recoveryTime(fresh, func(w int) float64 { return math.Min(pre, base[w]) }, first, sc.faultE))
-			if !assertScenes {
+			if !assertScenes && !met[name] {
 				if rec > sc.limit {
 					fmt.Fprintf(&report, "%-36s   NOT MET (not asserted; LIVESEP_RECOVERY=1 asserts it)\n", "")
 				}

@@ -496,7 +496,11 @@ func printIVAEvents(w io.Writer, r *stream.Report) {
 		return
 	}
 	if e.SceneChanges != nil && *e.SceneChanges > 0 {
-		fmt.Fprintf(w, "  scene:       %d change(s) of scene detected; the separator restarted from its short memory\n", *e.SceneChanges)
+		fmt.Fprintf(w, "  scene:       %d change(s) of scene detected; the separator restarted from its short memory", *e.SceneChanges)
+		if e.KeptRows != nil && *e.KeptRows > 0 {
+			fmt.Fprintf(w, ", and %d time(s) kept the row that nulls a source that stayed", *e.KeptRows)
+		}
+		fmt.Fprintln(w)
 	}
 	if e.Quiet+e.Held+e.NonFinite+e.Singular+e.Alpha == 0 {
 		return
@@ -521,6 +525,10 @@ type ivaReport struct {
 	// SceneChanges counts the changes of scene that scene tracking
 	// detected (online.TrackStats); absent when tracking is off.
 	SceneChanges *int64 `json:"scene_changes,omitempty"`
+	// KeptRows counts the changes after which the separator kept the
+	// demixing row of a source that stayed (online.TrackStats.KeptRows);
+	// absent when tracking is off.
+	KeptRows *int64 `json:"scene_kept_rows,omitempty"`
 }
 
 // ivaEvents finds the IVA inside p (alone or under the dictionary
@@ -542,8 +550,8 @@ func ivaEvents(p stream.Processor) *ivaReport {
 	r := &ivaReport{NonFinite: e.NonFinite, Singular: e.Singular, Alpha: e.Alpha, Silent: e.Silent,
 		Quiet: e.Quiet, Held: e.Held, Excluded: e.Excluded}
 	if iva.Config().Track > 0 {
-		n := iva.TrackStats().Changes
-		r.SceneChanges = &n
+		st := iva.TrackStats()
+		r.SceneChanges, r.KeptRows = &st.Changes, &st.KeptRows
 	}
 	return r
 }
