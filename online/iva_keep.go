@@ -75,10 +75,9 @@ type keepState struct {
 	views   [][][]complex128 // views[i][c]
 	refW    []complex128     // the demixing being refined (bins × 4)
 	refA    [2]float64
-	refR    []float64 // 2 per frame: the weights 1/r of the current iteration
-	refLeft int       // iterations left; 0: not refining
-	refFrom int       // first frame (count) of the refinement
-	refTo   int       // one past the last
+	refR    []float64        // 2 per frame: the weights 1/r of the current iteration
+	refX    [][][]complex128 // the history's frames the refinement runs on, in order
+	refLeft int              // iterations left; 0: not refining
 	vs      [8]complex128
 
 	outs [3][][]complex128 // outputs of the main separator and the candidates
@@ -164,6 +163,7 @@ func (t *tracker) prepareKeep(s *IVA) error {
 		k.env[i] = newEnvCorr(s.bins)
 	}
 	k.refR = make([]float64, 2*refine)
+	k.refX = make([][][]complex128, 0, refine)
 	cfg := s.cfg
 	cfg.Track = 0
 	for i := range k.cands {
@@ -224,12 +224,16 @@ func (k *keepState) begin(s *IVA) {
 	}
 	copy(k.refW, k.snaps[pick])
 	k.refA = k.snapA[pick]
-	k.refTo = at
-	// The history must still hold the oldest frame when the last iteration runs.
-	k.refFrom = max(0, at-len(k.refR)/2, k.count-len(k.views)+keepRefineIts+1)
+	// The refinement runs on the old scene up to the snapshot; the history
+	// must still hold the oldest frame when the last iteration runs.
+	from := max(0, at-len(k.refR)/2, k.count-len(k.views)+keepRefineIts+1)
 	k.refLeft = keepRefineIts
+	k.refX = k.refX[:0]
+	for i := from; i < at; i++ {
+		k.refX = append(k.refX, k.views[i%len(k.views)])
+	}
 	k.left = 0
-	if k.refTo-k.refFrom < len(k.refR)/4 {
+	if len(k.refX) < len(k.refR)/4 {
 		k.refLeft = 0 // too little of the old scene to refine on
 		k.start(s)
 	}
@@ -249,13 +253,12 @@ func (k *keepState) start(s *IVA) {
 }
 
 // refineStep is one iteration of batch aux IVA (Laplace weights, IP1 on
-// each row) on the spectra refFrom..refTo of the history, from refW.
+// each row) on the frames refX of the history, from refW.
 func (k *keepState) refineStep(s *IVA) {
 	bins := s.bins
 	w := k.refW
-	n := k.refTo - k.refFrom
-	for t := 0; t < n; t++ {
-		x := k.views[(k.refFrom+t)%len(k.views)]
+	n := len(k.refX)
+	for t, x := range k.refX {
 		x0s, x1s := x[0][:bins], x[1][:bins]
 		r0, r1 := 0.0, 0.0
 		for f := range x0s {
@@ -270,8 +273,7 @@ func (k *keepState) refineStep(s *IVA) {
 	for f := 0; f < bins; f++ {
 		var a0, b0, a1, b1 float64
 		var c0, c1 complex128
-		for t := 0; t < n; t++ {
-			x := k.views[(k.refFrom+t)%len(k.views)]
+		for t, x := range k.refX {
 			x0, x1 := x[0][f], x[1][f]
 			p00, p11, p01 := abs2(x0), abs2(x1), x0*cconj(x1)
 			g0, g1 := k.refR[2*t], k.refR[2*t+1]
@@ -306,8 +308,7 @@ func (c *IVA) restartKept(w []complex128, alpha [2]float64, src *IVA, keep int) 
 	copy(c.wtOld, src.wtOld)
 	copy(c.chans.quietRun, src.chans.quietRun)
 	c.chans.after = src.chans.after
-	mem := math.Max(2, trackRestart.Seconds()*c.cfg.SpectraPerSecond)
-	c.t = c.subWarm + int(math.Round((mem-1)/c.cfg.Warmup))
+	c.restartMemory()
 	c.conv, c.power = src.conv, src.power
 	c.frozen = keep
 }

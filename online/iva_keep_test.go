@@ -79,7 +79,7 @@ func TestKeepRefineSeparates(t *testing.T) {
 	}
 	copy(k.refW, s.inverseMixing(rand.New(rand.NewPCG(9, 9)), 0.5))
 	before, _ := s.crossTalk(k.refW)
-	k.refFrom, k.refTo, k.refLeft = 0, frames, keepRefineIts
+	k.refX, k.refLeft = k.views[:frames], keepRefineIts
 	for k.refLeft > 0 {
 		k.refineStep(sep)
 	}

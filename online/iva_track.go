@@ -591,12 +591,18 @@ func (s *IVA) adopt(src *IVA, perm []int) {
 		s.alpha[i] = src.alpha[j]
 		s.wtOld[i] = src.wtOld[j]
 	}
-	// forget() gives memory 1 + Warmup·(t − subWarm): start it at src's.
-	mem := math.Max(2, trackRestart.Seconds()*s.cfg.SpectraPerSecond)
-	s.t = s.subWarm + int(math.Round((mem-1)/s.cfg.Warmup))
+	s.restartMemory()
 	s.conv = src.conv
 	s.power = src.power
 	s.frozen = -1
+}
+
+// restartMemory sets the spectra learnt so that the memory restarts at
+// trackRestart and grows again from there (forget() gives memory
+// 1 + Warmup·(t − subWarm)).
+func (s *IVA) restartMemory() {
+	mem := math.Max(2, trackRestart.Seconds()*s.cfg.SpectraPerSecond)
+	s.t = s.subWarm + int(math.Round((mem-1)/s.cfg.Warmup))
 }
 
 // absDet2 is |det a|² of the m×m matrix a, by Gaussian elimination with

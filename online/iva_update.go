@@ -507,12 +507,7 @@ func (s *IVA) aux2Sweep(it int, lam float64) float64 {
 				continue
 			}
 			if last {
-				dn, wn := 0.0, 0.0
-				for k := range old {
-					dn += abs2(w[k] - old[k])
-					wn += abs2(w[k])
-				}
-				dsum += dn / wn
+				dsum += relChange2(old, w)
 			}
 			continue
 		}
@@ -552,12 +547,17 @@ func ip1Two(w, v []complex128) (float64, bool) {
 	if !ip1TwoFast(w, v) {
 		return 0, false
 	}
+	return relChange2(old, w), true
+}
+
+// relChange2 is ‖W − old‖²/‖W‖² for a 2×2 demixing.
+func relChange2(old [4]complex128, w []complex128) float64 {
 	dn, wn := 0.0, 0.0
 	for k := range old {
 		dn += abs2(w[k] - old[k])
 		wn += abs2(w[k])
 	}
-	return dn / wn, true
+	return dn / wn
 }
 
 // ip1TwoFast is ip1Two without the change measure. A singular W gives
