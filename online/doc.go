@@ -50,9 +50,9 @@
 // learning two. The output follows the candidate whose outputs' envelopes
 // are clearly less correlated than the other's and the restarted
 // separator's, and the main separator adopts it (iva_keep.go). While they
-// run, a spectrum costs about three IVAs (BenchmarkIVATrackChange: mean
-// 0.016, 99th percentile 0.061–0.065, worst 0.10–0.11 of the 16 ms hop at N=1024, two runs);
-// TrackStats.KeptRows counts the adoptions.
+// run, a spectrum costs about three IVAs (BenchmarkIVATrackChange, two
+// runs: mean 0.016, 99th percentile 0.061–0.065, worst 0.10–0.11 of the
+// 16 ms hop at N=1024); TrackStats.KeptRows counts the adoptions.
 //
 // # Concurrency
 //
